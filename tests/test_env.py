@@ -1,0 +1,61 @@
+"""Profile selection and environment detection."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import course_utils
+from course_utils import env
+
+
+def test_import_is_lazy_and_side_effect_free():
+    """Importing the package must not import TensorFlow or matplotlib (STYLE rule 3)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, course_utils; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_attribute_raises():
+    with pytest.raises(AttributeError):
+        course_utils.no_such_module  # noqa: B018
+
+
+@pytest.mark.parametrize("name", ["full", "cpu", "offline", " Offline "])
+def test_select_profile_by_name(name):
+    assert env.select_profile(name).name == name.strip().lower()
+
+
+def test_select_profile_from_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "cpu")
+    assert env.select_profile().name == "cpu"
+    assert env.select_profile("full").name == "full"  # the argument wins
+
+
+def test_auto_profile_is_offline_without_network(monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    env.has_internet.cache_clear()
+    try:
+        assert env.select_profile("auto").name == "offline"
+    finally:
+        env.has_internet.cache_clear()
+
+
+def test_unknown_profile_names_the_choices():
+    with pytest.raises(ValueError, match="full, cpu, offline"):
+        env.select_profile("gpu")
+
+
+def test_profiles_are_frozen_and_ordered_by_cost():
+    offline, cpu, full = (env.PROFILES[n] for n in ("offline", "cpu", "full"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        offline.epochs = 100
+    assert offline.image_size < cpu.image_size <= full.image_size
+    assert offline.weights == "offline" and full.weights == "imagenet"
+    assert full.mixed_precision and not cpu.mixed_precision
