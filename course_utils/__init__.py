@@ -17,6 +17,7 @@ SUBMODULES = (
     "audio",
     "backbones",
     "checks",
+    "claims",
     "datasets",
     "doctor",
     "env",
