@@ -24,8 +24,12 @@ lab: install
 lint: install
 	$(BIN)/ruff check .
 
+# Unit tests, grading round trips and the lessons run by papermill (into build/notebooks), then
+# nbval re-runs the executed lessons and compares the cells marked "# NBVAL_CHECK_OUTPUT".
 test: install lint
 	$(BIN)/python -m pytest
+	COURSE_OFFLINE=1 timeout 1800 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=300 \
+		-p no:cacheprovider build/notebooks
 
 bench: install
 	$(BIN)/course bench

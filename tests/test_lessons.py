@@ -1,0 +1,62 @@
+"""Every lesson runs end to end in the offline profile (papermill), within time limits.
+
+The executed copies go to ``build/notebooks/``; ``make test`` then runs ``pytest --nbval-lax`` on
+them, which re-executes each one and compares the cells marked ``# NBVAL_CHECK_OUTPUT``. Times are
+written to ``build/notebook_times.json`` (``make bench`` and the README report them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from notebook_rules import LESSONS, ROOT
+
+BUILD = ROOT / "build" / "notebooks"
+TIMES = ROOT / "build" / "notebook_times.json"
+CELL_TIMEOUT = 300  # seconds for one cell: generous, the budget is checked by make bench
+NOTEBOOK_TIMEOUT = 600  # seconds for a whole notebook, kernel start included
+
+
+def _failed_cell(path) -> str:
+    """Describe the last cell that started running in a (partially) executed notebook."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return "before the first cell"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    ran = [i for i, c in enumerate(code) if c.get("execution_count") is not None]
+    if not ran:
+        return "before the first cell"
+    i = ran[-1]
+    first_line = code[i].source.strip().splitlines()[0] if code[i].source.strip() else ""
+    return f"code cell {i + 1} ({first_line[:60]!r})"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
+def test_lesson_runs_offline(path):
+    BUILD.mkdir(parents=True, exist_ok=True)
+    out = BUILD / path.name
+    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, "-m", "papermill", str(path), str(out), "-p", "PROFILE", "offline",
+               "-k", "python3", "--execution-timeout", str(CELL_TIMEOUT), "--no-progress-bar",
+               "--cwd", str(BUILD)]
+    start = time.perf_counter()
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env,
+                                timeout=NOTEBOOK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{path.name} took over {NOTEBOOK_TIMEOUT} s; stuck in {_failed_cell(out)}")
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-8:])
+        died = "kernel died" if "DeadKernel" in result.stderr else "failed"
+        pytest.fail(f"{path.name} {died} in {_failed_cell(out)}:\n{tail}")
+    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+    times[path.name] = round(seconds, 1)
+    TIMES.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
