@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 SUBMODULES = (
     "audio",
     "backbones",
+    "bench",
     "checks",
     "claims",
     "datasets",

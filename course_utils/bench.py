@@ -1,0 +1,162 @@
+"""``make bench``: the course's speed figures, measured on this machine.
+
+* feature-extraction throughput at 224 px (MobileNetV2, EfficientNet-Lite0) in images/s and as a
+  share of the machine's FP32 peak;
+* training a head on cached features vs through the frozen backbone inside ``fit``;
+* the lessons' run times from the last ``make test`` (``build/notebook_times.json``);
+* grading throughput (``course_utils.grading.bench``) when asked for.
+
+The peak is computed, not looked up: cores x clock x FP32 FLOPs per cycle per core, where the
+FLOPs per cycle assume two fused multiply-add units per core (16 lanes x 2 units x 2 FLOPs with
+AVX-512, 8 x 2 x 2 with AVX2, 4 x 2 x 2 otherwise) and the clock is the one ``/proc/cpuinfo``
+reports. It is an upper bound no real network reaches; depthwise convolutions in particular are
+memory-bound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+__all__ = ["cpu_peak_gflops", "throughput", "cached_vs_fit", "run", "MACS_PER_IMAGE"]
+
+# Multiply-adds per 224x224 image, as published: MobileNetV2 (Sandler et al. 2018, Table 3) and
+# EfficientNet-Lite0 (tensorflow/tpu efficientnet/lite README).
+MACS_PER_IMAGE = {"mobilenet_v2": 300e6, "efficientnet_lite0": 407e6}
+
+
+def cpu_peak_gflops() -> tuple[float, str]:
+    """Return (FP32 peak GFLOP/s, how it was computed) for the CPUs this process may use."""
+    cores = len(os.sched_getaffinity(0))
+    flags, mhz = set(), 0.0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+            elif line.startswith("cpu MHz") and not mhz:
+                mhz = float(line.split(":", 1)[1])
+    except OSError:
+        pass
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags and "fma" in flags else 4
+    flops_per_cycle = lanes * 2 * 2
+    ghz = (mhz or 2000.0) / 1000
+    how = f"{cores} cores x {ghz:.2f} GHz x {flops_per_cycle} FP32 FLOP/cycle ({lanes} lanes, 2 FMA units)"
+    return cores * ghz * flops_per_cycle, how
+
+
+def _median_batch_seconds(fn, batch, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn(batch)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(batch)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def throughput(name: str, image_size: int = 224, batch_size: int = 32, warmup: int = 5,
+               repeats: int = 10) -> dict:
+    """Measure feature-extraction images/s of backbone ``name`` (no top, average pooling).
+
+    Random weights cost exactly the same arithmetic as ImageNet weights, so the keras.applications
+    models are built with ``weights=None`` (no download); Lite0 uses its real weights.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from . import backbones
+
+    weights = "imagenet" if name == "efficientnet_lite0" else None
+    base_model = backbones.build(name, weights=weights, include_top=False, pooling="avg",
+                                 input_shape=(image_size, image_size, 3))
+    forward = tf.function(lambda x: base_model(x, training=False), jit_compile=False)
+    batch = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch_size, image_size,
+                                                                  image_size, 3)), tf.float32)
+    seconds = _median_batch_seconds(forward, batch, warmup, repeats)
+    images_per_second = batch_size / seconds
+    peak, _ = cpu_peak_gflops()
+    gflops = 2 * MACS_PER_IMAGE[name] * (image_size / 224) ** 2 / 1e9 * images_per_second
+    return {"model": name, "image_size": image_size, "batch_size": batch_size,
+            "images_per_second": images_per_second, "gflops": gflops, "share_of_peak": gflops / peak}
+
+
+def cached_vs_fit(num_images: int = 256, image_size: int = 224, epochs: int = 10,
+                  num_classes: int = 5) -> dict:
+    """Compare one epoch of head training through the frozen backbone vs on cached features."""
+    import keras
+    import numpy as np
+
+    from . import backbones, lite0
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (num_images, image_size, image_size, 3)).astype("float32")
+    labels = rng.integers(0, num_classes, num_images)
+    base_model = backbones.build("efficientnet_lite0", include_top=False, pooling="avg",
+                                 input_shape=(image_size, image_size, 3))
+    base_model.trainable = False
+
+    inputs = keras.Input((image_size, image_size, 3))
+    x = base_model(lite0.preprocess_input(inputs), training=False)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    full = keras.Model(inputs, outputs)
+    full.compile("adam", "sparse_categorical_crossentropy")
+    full.fit(images[:32], labels[:32], epochs=1, verbose=0)  # build and trace once
+    start = time.perf_counter()
+    full.fit(images, labels, batch_size=32, epochs=1, verbose=0)
+    fit_epoch = time.perf_counter() - start
+
+    start = time.perf_counter()
+    features = base_model.predict(lite0.preprocess_input(images), batch_size=32, verbose=0)
+    extract_seconds = time.perf_counter() - start
+    head = keras.Sequential([keras.Input(features.shape[1:]),
+                             keras.layers.Dense(num_classes, activation="softmax")])
+    head.compile("adam", "sparse_categorical_crossentropy")
+    head.fit(features[:32], labels[:32], epochs=1, verbose=0)
+    epoch_times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        head.fit(features, labels, batch_size=32, epochs=1, verbose=0)
+        epoch_times.append(time.perf_counter() - start)
+    head_epoch = statistics.median(epoch_times)
+    return {"images": num_images, "fit_epoch_s": fit_epoch, "cached_epoch_s": head_epoch,
+            "speedup_per_epoch": fit_epoch / head_epoch, "extract_s": extract_seconds,
+            f"fit_{epochs}_epochs_s": fit_epoch * epochs,
+            f"cached_{epochs}_epochs_s": extract_seconds + head_epoch * epochs}
+
+
+def run(grading: bool = False, notebook_times: Path | None = None) -> str:
+    """Run the benchmarks and return the report as text."""
+    from .setup import quiet_tensorflow
+
+    quiet_tensorflow()
+    peak, how = cpu_peak_gflops()
+    lines = [f"FP32 peak: {peak:.0f} GFLOP/s = {how}", "",
+             "Feature extraction at 224 px, batch 32 (5 warm-up batches, median of 10)",
+             f"{'model':<20} {'img/s':>8} {'GFLOP/s':>8} {'% of peak':>10}"]
+    for name in ("mobilenet_v2", "efficientnet_lite0"):
+        r = throughput(name)
+        lines.append(f"{name:<20} {r['images_per_second']:>8.1f} {r['gflops']:>8.1f} "
+                     f"{r['share_of_peak']:>10.1%}")
+    c = cached_vs_fit()
+    lines += ["", f"Head training on {c['images']} images at 224 px (EfficientNet-Lite0 frozen)",
+              f"  through the backbone in fit: {c['fit_epoch_s']:.2f} s/epoch, "
+              f"10 epochs {c['fit_10_epochs_s']:.1f} s",
+              f"  on cached features:          {c['cached_epoch_s'] * 1000:.1f} ms/epoch, "
+              f"10 epochs {c['cached_10_epochs_s']:.1f} s including {c['extract_s']:.1f} s "
+              "to extract once",
+              f"  speed-up per epoch: {c['speedup_per_epoch']:.0f}x"]
+    times_file = notebook_times or Path("build/notebook_times.json")
+    if times_file.exists():
+        times = json.loads(times_file.read_text())
+        lines += ["", "Lessons, offline profile (last make test)"]
+        lines += [f"  {name:<36} {seconds:6.1f} s" for name, seconds in sorted(times.items())]
+        lines.append(f"  {'total':<36} {sum(times.values()):6.1f} s")
+    if grading:
+        from .grading import bench as grading_bench
+
+        lines += ["", grading_bench.report(grading_bench.run())]
+    return "\n".join(lines)
