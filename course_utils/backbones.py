@@ -61,7 +61,10 @@ class Backbone:
     @property
     def constructor(self) -> Callable[..., Any]:
         """The Keras constructor (``keras.applications.MobileNetV2`` or the course's Lite0)."""
-        return getattr(importlib.import_module(self.module), self.keras_name)
+        module = importlib.import_module(self.module)
+        if not hasattr(module, self.keras_name):  # keras.applications.mobilenet_v3 lacks them
+            module = importlib.import_module("keras.applications")
+        return getattr(module, self.keras_name)
 
     @property
     def preprocess_input(self) -> Callable[[Any], Any]:
