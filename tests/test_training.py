@@ -1,0 +1,166 @@
+"""Training helpers on a tiny conv + BatchNormalization base (8x8x3 inputs)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from course_utils import training
+
+# conv 3*3*3*4 + 4 = 112; bn gamma, beta (8 trainable) + moving mean, variance (8); top 4*6 + 6.
+CONV, BN_TRAINABLE, BN_MOVING, TOP = 112, 8, 8, 30
+HEAD_3 = 6 * 3 + 3  # Dense(3) on 6 pooled features
+
+
+@pytest.fixture
+def base_model():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU(name="relu")(x)
+    outputs = keras.layers.Conv2D(6, 1, name="top")(x)
+    return keras.Model(inputs, outputs, name="tiny_base")
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 255, (16, 8, 8, 3)).astype("float32"), rng.integers(0, 3, 16)
+
+
+def test_parameter_counts(base_model):
+    assert training.trainable_params(base_model) == CONV + BN_TRAINABLE + TOP
+    assert training.non_trainable_params(base_model) == BN_MOVING
+    base_model.trainable = False
+    assert training.trainable_params(base_model) == 0
+    assert training.non_trainable_params(base_model) == CONV + BN_TRAINABLE + BN_MOVING + TOP
+
+
+def test_classifier_head_and_outputs(base_model, data):
+    base_model.trainable = False
+    model = training.classifier(base_model, 3, preprocess_input=lambda x: x / 255.0, name="clf")
+    assert model.name == "clf"
+    assert [layer.name for layer in model.layers[-3:]] == ["pool", "dropout", "predictions"]
+    assert model.input_shape == (None, 8, 8, 3)
+    assert training.trainable_params(model) == HEAD_3
+    probs = np.asarray(model(data[0][:4]))
+    assert probs.shape == (4, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_classifier_on_pooled_base_skips_pooling_and_accepts_a_layer(base_model):
+    pooled = keras.Sequential([base_model, keras.layers.GlobalAveragePooling2D()])
+    model = training.classifier(pooled, 4, preprocess_input=keras.layers.Rescaling(1 / 255))
+    assert "pool" not in [layer.name for layer in model.layers]
+    assert model.output_shape == (None, 4)
+
+
+def test_classifier_needs_a_fixed_input_size():
+    any_size = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 1)])
+    with pytest.raises(ValueError, match="image_size"):
+        training.classifier(any_size, 2)
+    assert training.classifier(any_size, 2, image_size=8).input_shape == (None, 8, 8, 3)
+
+
+@pytest.mark.parametrize(("num_classes", "dropout"), [(1, 0.2), (True, 0.2), (3, 1.0), (3, -0.1)])
+def test_classifier_bad_arguments(base_model, num_classes, dropout):
+    with pytest.raises(ValueError):
+        training.classifier(base_model, num_classes, dropout=dropout)
+
+
+def test_feature_head():
+    head = training.feature_head(6, 3)
+    assert head.input_shape == (None, 6) and head.output_shape == (None, 3)
+    assert training.trainable_params(head) == HEAD_3
+    with pytest.raises(ValueError, match="input_dim"):
+        training.feature_head(0, 3)
+
+
+@pytest.mark.parametrize(("n", "expected"), [(0, 0), (1, TOP), (2, CONV + TOP)])
+def test_unfreeze_top_counts_weight_layers_and_keeps_bn_frozen(base_model, n, expected):
+    base_model.trainable = False
+    assert training.unfreeze_top(base_model, n) == expected
+    assert base_model.trainable
+    assert not base_model.get_layer("bn").trainable
+    assert base_model.get_layer("top").trainable == (n >= 1)
+    assert base_model.get_layer("conv").trainable == (n >= 2)
+
+
+@pytest.mark.parametrize(
+    ("n", "error"), [(3, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError)]
+)
+def test_unfreeze_top_validates_n(base_model, n, error):
+    with pytest.raises(error, match="n "):
+        training.unfreeze_top(base_model, n)
+
+
+def test_fit_changes_only_unfrozen_weights(base_model, data):
+    training.unfreeze_top(base_model, 1)
+    model = training.classifier(base_model, 3)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    frozen = {
+        v.path: np.array(v) for layer in ("conv", "bn") for v in base_model.get_layer(layer).weights
+    }
+    top_before = np.array(base_model.get_layer("top").kernel)
+    model.fit(*data, epochs=1, batch_size=8, verbose=0)
+    for path, before in frozen.items():  # includes bn moving_mean / moving_variance
+        np.testing.assert_array_equal(
+            before, np.array(next(v for v in base_model.weights if v.path == path)), err_msg=path
+        )
+    assert not np.allclose(top_before, np.array(base_model.get_layer("top").kernel))
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """Simulates a disconnect: raises at the end of the given (0-based) epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("disconnected")
+
+
+class Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_backup_callback_resumes_after_interruption(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = np.random.default_rng(0).normal(size=(8, 4)), np.arange(8) % 2
+    backup = training.backup_callback(tmp_path / "backup")
+    assert isinstance(backup, keras.callbacks.BackupAndRestore)
+    assert backup.double_checkpoint
+    with pytest.raises(RuntimeError, match="disconnected"):
+        model.fit(x, y, epochs=4, verbose=0, callbacks=[backup, StopAfterEpoch(1)])
+    assert (tmp_path / "backup").exists()
+    weights_at_interruption = [np.array(w) for w in model.weights]
+    recorder = Recorder()
+    model.fit(
+        x,
+        y,
+        epochs=4,
+        verbose=0,
+        callbacks=[training.backup_callback(tmp_path / "backup"), recorder],
+    )
+    assert recorder.epochs == [2, 3]
+    assert not any(
+        np.allclose(a, np.array(b))
+        for a, b in zip(weights_at_interruption, model.weights, strict=True)
+    )
+    assert not (tmp_path / "backup").exists() or not any((tmp_path / "backup").iterdir())
+
+
+def test_backup_callback_rejects_non_paths():
+    with pytest.raises(TypeError):
+        training.backup_callback(None)
