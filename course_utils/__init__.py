@@ -33,6 +33,7 @@ SUBMODULES = (
     "text",
     "torch_pickle",
     "training",
+    "weight_files",
     "weights",
     "widgets",
 )

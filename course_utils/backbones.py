@@ -15,7 +15,10 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Backbone", "BACKBONES", "PREPROCESSING_MODES", "get", "names", "build", "preprocess"]
+__all__ = [
+    "Backbone", "BACKBONES", "PREPROCESSING_MODES", "get", "names", "build", "preprocess",
+    "for_profile",
+]
 
 PREPROCESSING_MODES = {
     "caffe": "RGB->BGR, subtract the ImageNet channel means, no scaling (expects 0..255 in)",
@@ -201,3 +204,47 @@ def build(
     return entry.constructor(
         weights=weights, include_top=include_top, input_shape=input_shape, **kwargs
     )
+
+
+def for_profile(
+    profile: Any,
+    include_top: bool = False,
+    pooling: str | None = "avg",
+    input_shape: tuple[int, int, int] | None = None,
+) -> tuple[Backbone, Any]:
+    """Build the profile's backbone, falling back to EfficientNet-Lite0 when offline.
+
+    With ``profile.weights == "imagenet"`` the profile's backbone gets its ImageNet weights; if
+    they cannot be had (:class:`~course_utils.errors.OfflineError`), one line says so and
+    ``efficientnet_lite0`` (weights from an installed package) is used instead. With
+    ``profile.weights == "offline"`` it is ``efficientnet_lite0`` directly.
+
+    Args:
+        profile: a :class:`course_utils.env.Profile`.
+        include_top: keep the ImageNet classifier.
+        pooling: ``None``, ``"avg"`` or ``"max"`` (only without the top).
+        input_shape: ``(height, width, 3)``; default ``(profile.image_size,) * 2 + (3,)``.
+
+    Returns:
+        ``(registry entry, keras.Model)``: use ``entry.preprocess_input`` on 0..255 images.
+
+    Raises:
+        ValueError: unknown backbone in the profile.
+    """
+    from .errors import OfflineError
+
+    if input_shape is None:
+        input_shape = (profile.image_size, profile.image_size, 3)
+    kwargs = {} if include_top else {"pooling": pooling}
+    name = profile.backbone if profile.weights == "imagenet" else "efficientnet_lite0"
+    entry = get(name)
+    try:
+        model = build(entry.name, "imagenet", include_top, input_shape, **kwargs)
+    except OfflineError:
+        if entry.name == "efficientnet_lite0":
+            raise
+        print(f"note: {entry.name} ImageNet weights are not available offline; "
+              "using efficientnet_lite0 instead")
+        entry = get("efficientnet_lite0")
+        model = build(entry.name, "imagenet", include_top, input_shape, **kwargs)
+    return entry, model
