@@ -1,0 +1,386 @@
+"""Checks for exercise test cells: the same code runs in JupyterLab, Colab and the autograder.
+
+Every check raises :class:`AssertionError` with a message that names the pitfall and what to do.
+Answers are type-checked before they are compared, and comparisons use plain Python floats or
+NumPy arrays the check made itself, never ``==`` on the student's object: an object whose
+``__eq__`` always says True earns nothing.
+
+Value checks (:func:`expect_type`, :func:`expect_number`, :func:`expect_equal`,
+:func:`expect_array`, :func:`expect_allclose`) need only NumPy. Model checks (:func:`expect_model`
+onwards) import Keras when called. Checks return None on purpose: a value left as the last line
+of a test cell would be read by nbgrader as a partial-credit score.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "expect_type", "expect_number", "expect_equal", "expect_array", "expect_allclose",
+    "expect_model", "trainable_counts", "expect_frozen", "expect_bn_frozen",
+    "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
+    "expect_compiled_after_trainable_change", "expect_activation_matches_loss",
+    "expect_preprocessed_range", "expect_accuracy",
+]
+
+_PLAIN = (str, bytes, bool, int, float, complex, type(None))
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def expect_type(value: Any, types: type | tuple[type, ...], name: str = "answer") -> None:
+    """Check ``isinstance(value, types)``.
+
+    Raises:
+        AssertionError: naming the expected and the actual type.
+    """
+    if not isinstance(value, types):
+        wanted = types if isinstance(types, tuple) else (types,)
+        names = " or ".join(t.__name__ for t in wanted)
+        hint = " (did you forget to return it, or leave `raise NotImplementedError()`?)" \
+            if value is None else ""
+        raise AssertionError(f"{name} should be a {names}, got {_type_name(value)}{hint}")
+
+
+def expect_number(value: Any, expected: float | None = None, tol: float = 1e-6,
+                  low: float | None = None, high: float | None = None,
+                  name: str = "answer", rel_tol: float = 0.0) -> None:
+    """Check a real number (int, float or NumPy scalar; not bool), optionally its value or range.
+
+    Args:
+        value: the student's answer.
+        expected: the value it should have (compared with ``math.isclose``).
+        tol: absolute tolerance for ``expected``.
+        low, high: inclusive bounds.
+        name: what the answer is called in messages.
+        rel_tol: relative tolerance for ``expected``.
+
+    Raises:
+        AssertionError: wrong type (a tensor, an array, a string ...), NaN, or out of range.
+    """
+    if hasattr(value, "numpy") and not isinstance(value, np.generic):
+        raise AssertionError(f"{name} is a tensor ({_type_name(value)}): convert it with "
+                             "float(...) before returning")
+    if isinstance(value, np.ndarray):
+        raise AssertionError(f"{name} is an array of shape {value.shape}, expected one number: "
+                             "use float(...) or .item()")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        expect_type(value, (int, float), name)  # raises with the type names
+        raise AssertionError(f"{name} should be a number, got {_type_name(value)}")
+    number = float(value)  # a plain float: no user-defined comparison from here on
+    if type(number) is not float or math.isnan(number):
+        raise AssertionError(f"{name} is not a finite number ({number!r})")
+    if expected is not None and not math.isclose(number, float(expected), abs_tol=tol,
+                                                  rel_tol=rel_tol):
+        raise AssertionError(f"{name} is {number:.6g}, expected {float(expected):.6g}")
+    if low is not None and number < low:
+        raise AssertionError(f"{name} is {number:.6g}, expected at least {low:.6g}")
+    if high is not None and number > high:
+        raise AssertionError(f"{name} is {number:.6g}, expected at most {high:.6g}")
+
+
+def expect_equal(value: Any, expected: Any, name: str = "answer") -> None:
+    """Check equality of plain Python data (str, int, float, tuple, list, dict, None).
+
+    Types must match exactly at every level (a subclass with a rigged ``__eq__`` is refused);
+    floats are compared with ``math.isclose(rel_tol=1e-9)``.
+
+    Raises:
+        AssertionError: saying where the first difference is.
+    """
+    if type(value) is not type(expected):
+        if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+            expect_number(value, expected, name=name, rel_tol=1e-9)
+            return
+        raise AssertionError(f"{name} should be a {type(expected).__name__}, "
+                             f"got {_type_name(value)}")
+    if isinstance(expected, (list, tuple)):
+        if len(value) != len(expected):
+            raise AssertionError(f"{name} has {len(value)} items, expected {len(expected)}")
+        for index, (item, want) in enumerate(zip(value, expected, strict=True)):
+            expect_equal(item, want, f"{name}[{index}]")
+    elif isinstance(expected, dict):
+        if sorted(map(repr, value)) != sorted(map(repr, expected)):
+            raise AssertionError(f"{name} has keys {sorted(map(repr, value))}, expected "
+                                 f"{sorted(map(repr, expected))}")
+        for key in expected:
+            expect_equal(value[key], expected[key], f"{name}[{key!r}]")
+    elif isinstance(expected, float):
+        expect_number(value, expected, name=name, rel_tol=1e-9)
+    elif not isinstance(expected, _PLAIN):
+        raise TypeError(f"expect_equal compares plain Python data, not {_type_name(expected)}")
+    elif expected != value:  # both exactly the same builtin type
+        raise AssertionError(f"{name} is {value!r}, expected {expected!r}")
+
+
+def expect_array(value: Any, shape: tuple[int | None, ...] | None = None,
+                 dtype_kind: str | None = None, name: str = "answer") -> None:
+    """Check a NumPy array's shape (None entries match any size) and dtype kind.
+
+    Args:
+        dtype_kind: allowed ``dtype.kind`` letters, e.g. ``"f"`` (float), ``"iu"`` (integers).
+
+    Raises:
+        AssertionError: not an array (a tensor or a list), wrong shape or dtype.
+    """
+    if not isinstance(value, np.ndarray):
+        hint = " (a tensor: call .numpy())" if hasattr(value, "numpy") else ""
+        raise AssertionError(f"{name} should be a NumPy array, got {_type_name(value)}{hint}")
+    array = np.array(value, copy=True).view(np.ndarray)
+    if shape is not None:
+        matches = len(array.shape) == len(shape) and all(
+            want is None or want == got for want, got in zip(shape, array.shape, strict=True))
+        if not matches:
+            wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            raise AssertionError(f"{name} has shape {array.shape}, expected {wanted}")
+    if dtype_kind is not None and array.dtype.kind not in dtype_kind:
+        raise AssertionError(f"{name} has dtype {array.dtype}, expected kind {dtype_kind!r}")
+
+
+def expect_allclose(value: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5,
+                    name: str = "answer") -> None:
+    """Check an array equals ``expected`` within tolerances (after :func:`expect_array`)."""
+    want = np.asarray(expected)
+    expect_array(value, shape=want.shape, name=name)
+    got = np.array(value, copy=True).view(np.ndarray)
+    if not np.allclose(got.astype(float), want.astype(float), atol=atol, rtol=rtol):
+        worst = float(np.max(np.abs(got.astype(float) - want.astype(float))))
+        raise AssertionError(f"{name} differs from the expected values (largest difference "
+                             f"{worst:.3g})")
+
+
+# ---------------------------------------------------------------------------- Keras models
+def expect_model(model: Any, name: str = "model") -> None:
+    """Check ``model`` is a ``keras.Model`` that has been built."""
+    import keras
+
+    expect_type(model, keras.Model, name)
+    if not model.built:
+        raise AssertionError(f"{name} is not built: give it an Input or call it on a batch")
+
+
+def trainable_counts(model: Any) -> tuple[int, int]:
+    """Return ``(trainable, non_trainable)`` parameter counts, like ``model.summary()``."""
+    count = lambda weights: int(sum(math.prod(w.shape) for w in weights))  # noqa: E731
+    return count(model.trainable_weights), count(model.non_trainable_weights)
+
+
+def expect_frozen(base_model: Any, name: str = "base_model") -> None:
+    """Check that no weight of ``base_model`` is trainable."""
+    expect_model(base_model, name)
+    trainable, _ = trainable_counts(base_model)
+    if trainable:
+        raise AssertionError(f"{name} has {trainable:,} trainable parameters: set "
+                             f"{name}.trainable = False before compiling")
+
+
+def _batch_norms(model: Any) -> list[Any]:
+    import keras
+
+    return [layer for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def expect_bn_frozen(model: Any) -> None:
+    """Check every BatchNormalization layer (nested ones too) is frozen."""
+    for layer in _batch_norms(model):
+        if layer.trainable:
+            raise AssertionError(f"BatchNorm layer {layer.name} is trainable: keep "
+                                 "BatchNormalization frozen when fine-tuning")
+
+
+def expect_weights_unchanged_after_step(model: Any, base_model: Any, x: Any, y: Any) -> None:
+    """Train ``model`` one step on ``(x, y)``; frozen weights and BN statistics must not move.
+
+    The model's weights are restored afterwards, so the check does not change the answer.
+
+    Raises:
+        AssertionError: "BatchNorm statistics changed ..." or "frozen weights changed ...".
+    """
+    expect_model(model)
+    if not getattr(model, "compiled", False):
+        raise AssertionError("model is not compiled: call model.compile(...) before training")
+    saved = [np.array(w) for w in model.weights]
+    frozen = {id(w): np.array(w) for w in base_model.weights if not w.trainable}
+    bn_stats = {id(w) for layer in _batch_norms(base_model)
+                for w in (layer.moving_mean, layer.moving_variance)}
+    try:
+        model.train_on_batch(x, y)
+        for weight in base_model.weights:
+            if id(weight) not in frozen or np.allclose(frozen[id(weight)], np.array(weight)):
+                continue
+            if id(weight) in bn_stats:
+                raise AssertionError("BatchNorm statistics changed: call the base with "
+                                     "training=False (base_model(inputs, training=False))")
+            raise AssertionError(f"frozen weight {weight.path} changed: set "
+                                 "base_model.trainable = False, then compile again")
+    finally:
+        for weight, value in zip(model.weights, saved, strict=True):
+            weight.assign(value)
+
+
+def _nodes_in(model: Any) -> list[Any]:
+    """All graph nodes reachable from a functional model's outputs."""
+    import keras
+
+    graph = getattr(model, "_functional", model)  # Sequential keeps a functional inside
+    if not isinstance(graph, keras.Model) or not hasattr(graph, "outputs") or graph.outputs is None:
+        return []
+    seen, stack, nodes = set(), list(keras.tree.flatten(graph.outputs)), []
+    while stack:
+        history = getattr(stack.pop(), "_keras_history", None)
+        if history is None:
+            continue
+        node = history.operation._inbound_nodes[history.node_index]
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        stack.extend(node.input_tensors)
+    return nodes
+
+
+def expect_base_called_in_inference_mode(model: Any, base_model: Any) -> None:
+    """Check ``model``'s graph calls ``base_model`` with ``training=False``.
+
+    Reads the call arguments recorded in the functional graph (Keras 3 ``Node.arguments``).
+
+    Raises:
+        AssertionError: base not used by the model, or called without ``training=False``.
+    """
+    expect_model(model)
+    calls = [node for node in _nodes_in(model) if node.operation is base_model]
+    if not calls:
+        raise AssertionError("model does not call base_model: build it with the functional API "
+                             "(x = base_model(inputs, training=False))")
+    for node in calls:
+        if node.arguments.kwargs.get("training", None) is not False:
+            raise AssertionError("base_model is called without training=False: BatchNorm layers "
+                                 "will update their statistics when you unfreeze; write "
+                                 "base_model(inputs, training=False)")
+
+
+def expect_compiled_after_trainable_change(model: Any) -> None:
+    """Check ``model`` was compiled again after layers' ``trainable`` flags changed.
+
+    Compares the flags Keras recorded at compile time with the current ones, and, once the
+    optimizer is built, the variables it optimises with the model's trainable variables.
+    """
+    expect_model(model)
+    if not getattr(model, "compiled", False):
+        raise AssertionError("model is not compiled: call model.compile(...)")
+    recorded = getattr(model, "_compiled_trainable_state", None)
+    changed = [layer.name for layer, flag in (recorded or {}).items() if layer.trainable != flag]
+    optimizer = getattr(model, "optimizer", None)
+    tracked = getattr(optimizer, "_trainable_variables", None)
+    if not changed and getattr(optimizer, "built", False) and tracked is not None:
+        current = {id(v) for v in model.trainable_variables}
+        if current != {id(v) for v in tracked}:
+            changed = ["(optimizer tracks a different set of variables)"]
+    if changed:
+        raise AssertionError("trainable flags changed after compile (" + ", ".join(changed[:5])
+                             + "): call model.compile(...) again after (un)freezing layers")
+
+
+def _output_activation(model: Any) -> str:
+    import keras
+
+    layer = model.layers[-1]
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", str(activation)) if activation else "linear"
+
+
+def _from_logits(loss: Any) -> bool | None:
+    if isinstance(loss, str):
+        return False if "crossentropy" in loss else None
+    if hasattr(loss, "from_logits"):
+        return bool(loss.from_logits)
+    kwargs = getattr(loss, "_fn_kwargs", None) or {}
+    return bool(kwargs["from_logits"]) if "from_logits" in kwargs else None
+
+
+def expect_activation_matches_loss(model: Any) -> None:
+    """Check the output activation agrees with the loss's ``from_logits``.
+
+    Raises:
+        AssertionError: softmax/sigmoid output with ``from_logits=True`` (probabilities treated as
+            logits) or a linear output with ``from_logits=False``.
+    """
+    expect_model(model)
+    if not getattr(model, "compiled", False):
+        raise AssertionError("model is not compiled: call model.compile(...)")
+    activation, from_logits = _output_activation(model), _from_logits(model.loss)
+    if from_logits is None:
+        return
+    if from_logits and activation in ("softmax", "sigmoid"):
+        raise AssertionError(f"the output layer applies {activation} but the loss has "
+                             "from_logits=True: remove the activation or set from_logits=False")
+    if not from_logits and activation == "linear":
+        raise AssertionError("the output layer is linear (logits) but the loss has "
+                             "from_logits=False: use from_logits=True in the loss")
+
+
+_RANGES = {"tf": (-1.0, 1.0), "lite": (-1.0, 1.0), "builtin": (0.0, 255.0),
+           "caffe": (-125.0, 152.0), "torch": (-2.2, 2.7)}
+
+
+def expect_preprocessed_range(x: Any, family: str) -> None:
+    """Check images were preprocessed the way a backbone expects.
+
+    Args:
+        x: a batch of preprocessed images (array or tensor).
+        family: a preprocessing mode (``"tf"``, ``"caffe"``, ``"torch"``, ``"builtin"``,
+            ``"lite"``) or a backbone name from :mod:`course_utils.backbones`.
+
+    Raises:
+        AssertionError: e.g. "inputs are in [0, 1] but MobileNetV2 expects [-1, 1]".
+    """
+    model_name = family
+    if family not in _RANGES:
+        from . import backbones
+
+        entry = backbones.get(family)
+        family, model_name = entry.preprocessing, entry.keras_name
+    array = np.asarray(x, dtype=float)
+    low, high = float(array.min()), float(array.max())
+    want_low, want_high = _RANGES[family]
+    slack = 0.05 * (want_high - want_low)
+    covers = low < 0.25 * want_low if want_low < 0 else high > 0.25 * want_high
+    if low >= want_low - slack and high <= want_high + slack and covers:
+        return
+    seen = "[0, 1]" if low >= 0 and high <= 1 else "[0, 255]" if low >= 0 and high <= 255 \
+        else "[-1, 1]" if low >= -1 and high <= 1 else f"[{low:.3g}, {high:.3g}]"
+    raise AssertionError(f"inputs are in {seen} but {model_name} expects "
+                         f"[{want_low:g}, {want_high:g}]: apply its preprocess_input to "
+                         "images in 0..255")
+
+
+def expect_accuracy(model: Any, ds: Any, low: float) -> None:
+    """Compute accuracy on ``ds`` (batches of ``(images, integer labels)``); check it is >= low."""
+    expect_model(model)
+    threshold = 0.5 if _output_activation(model) in ("sigmoid", "softmax") else 0.0
+    correct = total = 0
+    for x, y in ds:
+        scores = np.asarray(model.predict_on_batch(x))
+        labels = np.asarray(y).reshape(-1)
+        if scores.ndim == 1 or scores.shape[-1] == 1:
+            predicted = (scores.reshape(-1) > threshold).astype(int)
+        else:
+            predicted = scores.argmax(axis=-1)
+        correct += int((predicted == labels).sum())
+        total += len(labels)
+    if total == 0:
+        raise AssertionError("the dataset is empty")
+    accuracy = correct / total
+    if accuracy < low:
+        raise AssertionError(f"accuracy is {accuracy:.3f}, expected at least {low:.3f}: "
+                             "train longer or check preprocessing and the learning rate")

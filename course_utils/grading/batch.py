@@ -1,0 +1,125 @@
+"""``autograde``: grade a batch of submissions, in parallel, into one gradebook and grades.csv.
+
+Design: each student is graded in its own process and private course folder
+(:mod:`.runner`); a thread pool keeps ``workers`` of them busy. Results are merged into the main
+gradebook one at a time in this process (:mod:`.gradebook`), so SQLite never sees two writers.
+A regrade replaces a student's earlier grade only when it succeeds; an error leaves the earlier
+grade in place and is reported (JSON line, grades.csv ``error`` column). Re-running is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from ..errors import CourseError
+from . import course, gradebook, layout, runner
+
+__all__ = ["asserts_enabled_or_refuse", "autograde"]
+
+
+def asserts_enabled_or_refuse() -> None:
+    """The canary: refuse to grade when ``assert`` would be skipped.
+
+    Raises:
+        CourseError: PYTHONOPTIMIZE is set, Python runs with -O, or a kernel-environment Python
+            does not fail ``assert False``. Every test cell would pass otherwise.
+    """
+    why = None
+    if os.environ.get("PYTHONOPTIMIZE"):
+        why = f"PYTHONOPTIMIZE={os.environ['PYTHONOPTIMIZE']} is set"
+    elif sys.flags.optimize:
+        why = "Python runs with -O"
+    elif subprocess.run([sys.executable, "-c", "assert False"], env=runner.kernel_env(),
+                        capture_output=True).returncode == 0:
+        why = "a grading Python ignores assert statements"
+    if why:
+        raise CourseError(f"refusing to grade: {why}, so assert statements in test cells would "
+                          "be skipped and every answer would pass. Unset PYTHONOPTIMIZE / drop -O "
+                          "and run again")
+
+
+def autograde(submissions: Path | str, assignment: str | None = None, workers: int = 1,
+              root: Path | str | None = None, gradebook_path: Path | str | None = None,
+              csv_path: Path | str | None = None, cell_timeout: int = runner.CELL_TIMEOUT,
+              notebook_timeout: int = runner.NOTEBOOK_TIMEOUT,
+              on_result: Callable[[runner.Result], None] | None = None) -> list[runner.Result]:
+    """Grade every submission found in ``submissions``.
+
+    Args:
+        submissions: nbgrader layout folder, flat LMS folder, or a zip of either.
+        assignment: only this assignment (default: every assignment found).
+        workers: students graded at once (each its own process and kernel).
+        root: course root (default: :func:`course.course_root`).
+        gradebook_path: gradebook file (default ``<root>/gradebook.db``).
+        csv_path: CSV written at the end (default ``<root>/grades.csv``).
+        cell_timeout, notebook_timeout: seconds per cell and for a whole notebook.
+        on_result: called with each result as soon as it is merged.
+
+    Returns:
+        One :class:`runner.Result` per submission, in the order found.
+
+    Raises:
+        CourseError: asserts disabled, unknown assignment, nothing to grade.
+        FileNotFoundError: ``submissions`` does not exist.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    asserts_enabled_or_refuse()
+    runner.ensure_tools_on_path()
+    root = course.course_root(root)
+    known = course.assignments(root)
+    if assignment is not None:
+        course.source_notebook(root, assignment)  # raises for an unknown name
+    main_db = Path(gradebook_path or root / "gradebook.db").resolve()
+    csv_file = Path(csv_path or root / "grades.csv")
+    with tempfile.TemporaryDirectory(prefix="course-autograde-") as tmp:
+        workdir = Path(tmp)
+        found = layout.find_submissions(layout.unpack(Path(submissions), workdir), known,
+                                        assignment)
+        templates = {name: runner.prepare_template(root, name, workdir)
+                     for name in sorted({s.assignment for s in found})}
+        earlier = gradebook.scores(main_db)
+        results: dict[int, runner.Result] = {}
+        errors: dict[tuple[str, str], str] = {}
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(runner.grade, templates[s.assignment], s.student,
+                                   s.assignment, s.path, known[s.assignment], workdir,
+                                   cell_timeout, notebook_timeout): index
+                       for index, s in enumerate(found)}
+            for future in as_completed(futures):
+                result = future.result()
+                key = (result.student, result.assignment)
+                if result.error is None:
+                    _store(result, root, main_db, found[futures[future]].path,
+                           known[result.assignment])
+                else:
+                    errors[key] = result.error
+                    if key in earlier:  # keep, and report, the earlier grade
+                        result.score, result.max_score = earlier[key][:2]
+                        result.error += " (earlier grade kept)"
+                if result.folder:
+                    shutil.rmtree(result.folder, ignore_errors=True)
+                results[futures[future]] = result
+                if on_result:
+                    on_result(result)
+        gradebook.write_csv(main_db, csv_file, errors)
+    return [results[index] for index in sorted(results)]
+
+
+def _store(result: runner.Result, root: Path, main_db: Path, original: Path, stem: str) -> None:
+    """Merge a graded student into the main gradebook and the course's working folders."""
+    gradebook.merge_submission(result.folder / "gradebook.db", main_db, result.assignment,
+                               result.student)
+    for kind in ("autograded", "submitted"):
+        target = root / kind / result.student / result.assignment
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(result.folder / kind / result.student / result.assignment, target)
+    shutil.copyfile(original, root / "submitted" / result.student / result.assignment /
+                    f"{stem}.ipynb")

@@ -1,0 +1,51 @@
+"""nbgrader configuration for this course (the repository root is the course root).
+
+``solutions/<assignment>/<assignment>.ipynb`` is the source; ``exercises/`` is generated from it
+by ``course release`` (nbgrader generate_assignment) and never edited by hand. ``submitted/``,
+``autograded/``, ``feedback/`` and ``gradebook.db`` stay local (they are gitignored).
+
+``course autograde`` (course_utils.grading) runs each student in its own process and private
+course folder with this file, so plain ``nbgrader`` commands and the course command grade alike.
+"""
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.root = "."
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# What a student sees in place of an answer.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Training cells take longer than nbgrader's 30 s default. THE one per-cell limit; the whole
+# notebook is capped separately by course_utils.grading.runner.NOTEBOOK_TIMEOUT (300 s).
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# A deleted test cell is put back from the source (course_utils.grading.repair does it first, at
+# the right place; this is nbgrader's own fallback).
+c.OverwriteCells.add_missing_cells = False
+
+# Warnings on stderr (TensorFlow, absl, Keras) must not cost points: strip stderr streams from
+# graded cells after execution and before scoring; `error` outputs are kept and still score 0.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "course_utils.grading.preprocessors.StripStderr",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Feedback goes back to students: no hidden test code, not even quoted in a traceback.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course_utils.grading.preprocessors.TrimHiddenTracebacks",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -1,0 +1,232 @@
+"""Tests for course_utils.grading: release, autograde (with every known fault), feedback, check.
+
+A toy assignment without TensorFlow (fast kernels) is built in a temporary course root. One
+module-scoped batch grades every fault at once, the way a real batch would meet them.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import cli
+from course_utils.errors import CourseError
+from course_utils.grading import batch, check, feedback, release, repair
+
+REPO = Path(__file__).resolve().parents[1]
+v4 = nbformat.v4
+
+
+def _meta(grade_id, grade=False, solution=False, locked=False, points=0):
+    meta = {"grade_id": grade_id, "grade": grade, "solution": solution, "locked": locked,
+            "schema_version": 3}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _source_notebook():
+    cells = [
+        v4.new_markdown_cell("# Toy assignment", metadata=_meta("intro", locked=True)),
+        v4.new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
+                         "    ### END SOLUTION", metadata=_meta("answer_double", solution=True)),
+        v4.new_code_cell("# double() doubles small integers\nfrom course_utils import checks\n\n"
+                         'checks.expect_number(double(2), 4, name="double(2)")\n'
+                         "### BEGIN HIDDEN TESTS\n"
+                         'checks.expect_number(double(-21), -42, name="double(-21)")\n'
+                         "### END HIDDEN TESTS",
+                         metadata=_meta("test_double", grade=True, locked=True, points=2)),
+        v4.new_code_cell('def animal():\n    ### BEGIN SOLUTION\n    return "cat"\n'
+                         "    ### END SOLUTION", metadata=_meta("answer_animal", solution=True)),
+        v4.new_code_cell('# animal() names the animal\nchecks.expect_equal(animal(), "cat", '
+                         'name="animal()")',
+                         metadata=_meta("test_animal", grade=True, locked=True, points=1)),
+    ]
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course root with the toy assignment released."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    (root / "solutions/toy").mkdir(parents=True)
+    nbformat.write(_source_notebook(), root / "solutions/toy/toy.ipynb")
+    release.release(root=root)
+    return root
+
+
+def _variants(course):
+    solution = nbformat.read(course / "solutions/toy/toy.ipynb", as_version=4)
+    exercise = nbformat.read(course / "exercises/toy/toy.ipynb", as_version=4)
+    answer = copy.deepcopy(exercise)
+    answer.cells[1].source, answer.cells[3].source = solution.cells[1].source, \
+        'def animal():\n    return "cat"'
+
+    def edited(index, text, base=answer):
+        nb = copy.deepcopy(base)
+        nb.cells[index].source = text
+        return nb
+
+    duplicated = copy.deepcopy(answer)
+    duplicated.cells.insert(3, copy.deepcopy(duplicated.cells[2]))
+    deleted = copy.deepcopy(answer)
+    del deleted.cells[4]
+    return {
+        "solution": answer,
+        "untouched": exercise,
+        "wrong": edited(3, 'def animal():\n    return "dog"'),
+        "exit": edited(3, "import os\nos._exit(0)"),
+        "loop": edited(3, "while True:\n    pass"),
+        "duplicated": duplicated,
+        "deleted": deleted,
+        "tampered": edited(2, "# tests removed by the student\npass"),
+        "stderr": edited(1, "import sys, warnings\nwarnings.warn('noise')\n"
+                            "def double(x):\n    print('W tf: noise', file=sys.stderr)\n"
+                            "    return 2 * x"),
+        "alwayseq": edited(1, "class Any:\n    def __eq__(self, other):\n        return True\n"
+                              "def double(x):\n    return Any()"),
+        "hardcoded": edited(1, "def double(x):\n    return 4"),
+    }
+
+
+EXPECTED = {  # student -> (score, error substring or None)
+    "solution": (3, None), "untouched": (0, None), "wrong": (2, None), "exit": (0, "kernel died"),
+    "loop": (2, None), "duplicated": (3, None), "deleted": (3, None), "tampered": (3, None),
+    "stderr": (3, None), "alwayseq": (1, None), "hardcoded": (1, None),
+    "broken": (0, "not valid JSON"),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    """Grade every variant in one batch with two workers; keep the JSON lines."""
+    folder = tmp_path_factory.mktemp("submitted")
+    for student, nb in _variants(course).items():
+        (folder / student / "toy").mkdir(parents=True)
+        nbformat.write(nb, folder / student / "toy" / "toy.ipynb")
+    (folder / "broken/toy").mkdir(parents=True)
+    (folder / "broken/toy/toy.ipynb").write_text('{"cells": [')
+    results = batch.autograde(folder, workers=2, root=course, cell_timeout=5,
+                              notebook_timeout=120)
+    return folder, {r.student: r for r in results}
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_each_submission_gets_its_result(graded, student):
+    """Every fault gives that student the expected score or reason; the batch goes on."""
+    result = graded[1][student]
+    score, error = EXPECTED[student]
+    assert result.score == score, (student, result)
+    if error is None:
+        assert result.error is None and result.max_score == 3
+    else:
+        assert error in result.error
+
+
+def test_repairs_are_reported(graded):
+    results = graded[1]
+    assert any("appeared 2 times" in note for note in results["duplicated"].notes)
+    assert any("restored from the source" in note for note in results["deleted"].notes)
+    assert any("interrupted" in note for note in results["loop"].notes)
+
+
+def test_gradebook_and_csv(course, graded):
+    rows = {r["student"]: r for r in csv.DictReader(open(course / "grades.csv"))}
+    assert rows["solution"]["score"] == "3" and rows["wrong"]["score"] == "2"
+    assert "not valid JSON" in rows["broken"]["error"]
+    assert (course / "autograded/solution/toy/toy.ipynb").exists()
+
+
+def test_failed_regrade_keeps_earlier_grade_and_rerun_is_idempotent(course, graded, tmp_path):
+    (tmp_path / "solution/toy").mkdir(parents=True)
+    (tmp_path / "solution/toy/toy.ipynb").write_text("not json")
+    (result,) = batch.autograde(tmp_path, root=course)
+    assert result.score == 3 and "earlier grade kept" in result.error
+    shutil.copy(graded[0] / "wrong/toy/toy.ipynb", tmp_path / "solution/toy/toy.ipynb")
+    first = batch.autograde(tmp_path, root=course)
+    second = batch.autograde(tmp_path, root=course)
+    assert [r.as_json() for r in first] == [r.as_json() for r in second]
+    assert first[0].score == 2
+    rows = list(csv.DictReader(open(course / "grades.csv")))
+    # errors are reported for the latest run only; the ungradable two never had a grade
+    assert len(rows) == len(EXPECTED) - 2 and {r["student"] for r in rows} >= {"solution", "wrong"}
+
+
+def test_flat_folder_zip_and_json_output(course, graded, tmp_path, capsys):
+    other = tmp_path / "course"  # a separate course root, so the shared one is not changed
+    other.mkdir()
+    for name in ("nbgrader_config.py", "solutions", "exercises"):
+        copy_ = shutil.copytree if (course / name).is_dir() else shutil.copy
+        copy_(course / name, other / name)
+    flat = tmp_path / "lms"
+    flat.mkdir()
+    shutil.copy(graded[0] / "wrong/toy/toy.ipynb", flat / "dave_toy.ipynb")
+    archive = tmp_path / "lms.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.write(flat / "dave_toy.ipynb", "lms/dave_toy.ipynb")
+    for source in (flat, archive):
+        assert cli.main(["autograde", str(source), "--root", str(other), "--json",
+                         "--gradebook", str(tmp_path / "gb.db"),
+                         "--csv", str(tmp_path / "g.csv")]) == 0
+        line = json.loads(capsys.readouterr().out.strip())
+        assert line == {"student": "dave", "assignment": "toy", "score": 2.0,
+                        "max_score": 3.0, "error": None}
+
+
+def test_asserts_disabled_refuses(course, graded, monkeypatch, capsys):
+    monkeypatch.setenv("PYTHONOPTIMIZE", "1")
+    assert cli.main(["autograde", str(graded[0]), "--root", str(course)]) == 2
+    assert "assert statements" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2(course, tmp_path, capsys):
+    assert cli.main(["autograde", str(tmp_path / "missing"), "--root", str(course)]) == 2
+    assert cli.main(["autograde", str(tmp_path), "--root", str(course), "--assignment",
+                     "nope"]) == 2
+    assert "unknown assignment" in capsys.readouterr().err
+
+
+def test_feedback_hides_hidden_tests(course, graded):
+    pages = feedback.feedback("toy", root=course)
+    assert len(pages) == len(EXPECTED) - 2  # not the unreadable and the dead-kernel students
+    for page in pages:
+        text = page.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text and "double(-21)" not in text.replace(
+            "double(-21) is", "")
+
+
+def test_release_is_deterministic_and_refuses_leaks(course, tmp_path):
+    first = release.release(dest=tmp_path / "a", root=course)[0]
+    assert first.read_bytes() == (course / "exercises/toy/toy.ipynb").read_bytes()
+    assert "BEGIN SOLUTION" not in first.read_text()
+    (course / "solutions/toy/answers.txt").write_text("42")
+    try:
+        with pytest.raises(CourseError, match="answers.txt"):
+            release.release(dest=tmp_path / "b", root=course)
+    finally:
+        (course / "solutions/toy/answers.txt").unlink()
+
+
+def test_check_previews_visible_tests(course, graded):
+    rows = check.preview(graded[0] / "wrong/toy/toy.ipynb", timeout=30)
+    assert [(r["grade_id"], r["points"]) for r in rows] == [("test_double", 2), ("test_animal", 0)]
+    assert "expected 'cat'" in rows[1]["message"]
+
+
+def test_repair_keeps_one_copy_of_duplicated_test():
+    nb = _source_notebook()
+    nb.cells.append(copy.deepcopy(nb.cells[2]))
+    notes = repair.repair(nb, _source_notebook())
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert ids.count("test_double") == 1 and notes
