@@ -32,7 +32,7 @@ test: install lint
 		-p no:cacheprovider build/notebooks
 
 bench: install
-	$(BIN)/course bench
+	$(BIN)/course bench --grading
 
 release: install
 	$(BIN)/course release

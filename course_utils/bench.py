@@ -4,7 +4,7 @@
   share of the machine's FP32 peak;
 * training a head on cached features vs through the frozen backbone inside ``fit``;
 * the lessons' run times from the last ``make test`` (``build/notebook_times.json``);
-* grading throughput (``course_utils.grading.bench``) when asked for.
+* grading throughput (``course_utils.grading.bench``) on a course assignment, when asked for.
 
 The peak is computed, not looked up: cores x clock x FP32 FLOPs per cycle per core, where the
 FLOPs per cycle assume two fused multiply-add units per core (16 lanes x 2 units x 2 FLOPs with
@@ -26,6 +26,8 @@ __all__ = ["cpu_peak_gflops", "throughput", "cached_vs_fit", "run", "MACS_PER_IM
 # Multiply-adds per 224x224 image, as published: MobileNetV2 (Sandler et al. 2018, Table 3) and
 # EfficientNet-Lite0 (tensorflow/tpu efficientnet/lite README).
 MACS_PER_IMAGE = {"mobilenet_v2": 300e6, "efficientnet_lite0": 407e6}
+# A typical assignment for the grading benchmark: a Keras model built and checked, no training.
+GRADING_ASSIGNMENT = "ex02_backbones"
 
 
 def cpu_peak_gflops() -> tuple[float, str]:
@@ -158,5 +160,5 @@ def run(grading: bool = False, notebook_times: Path | None = None) -> str:
     if grading:
         from .grading import bench as grading_bench
 
-        lines += ["", grading_bench.report(grading_bench.run())]
+        lines += ["", grading_bench.report(grading_bench.run(assignment=GRADING_ASSIGNMENT))]
     return "\n".join(lines)

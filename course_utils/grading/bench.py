@@ -1,8 +1,9 @@
-"""Grading throughput: ``run(submissions=N, workers=(1, 2)) -> dict`` (``make bench`` calls it).
+"""Grading throughput: ``run(submissions=N, workers=(1, 2), assignment=A) -> dict``.
 
-Builds a throw-away course with a small toy assignment (plain Python, the kind of kernel most
-graded cells need), grades N copies of its solution with each worker count, and times the parts
-of one submission: starting a Python process, importing nbgrader, starting a kernel.
+Builds a throw-away course holding one assignment (a course assignment from ``solutions/``, or a
+small plain-Python toy when ``assignment`` is None), grades N copies of its solution with each
+worker count, and times the parts of one submission: starting a Python process, importing
+nbgrader, starting a kernel, importing TensorFlow. ``make bench`` calls it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import batch, release, runner
+from . import batch, course, release, runner
 
-__all__ = ["run", "toy_notebook"]
+__all__ = ["run", "report", "toy_notebook"]
 
 
 def toy_notebook() -> nbformat.NotebookNode:
@@ -48,25 +49,37 @@ def _seconds(code: str) -> float:
     return time.perf_counter() - start
 
 
-def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2)) -> dict:
-    """Grade ``submissions`` copies of the toy solution once per worker count.
+def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
+        assignment: str | None = None) -> dict:
+    """Grade ``submissions`` copies of an assignment's solution once per worker count.
+
+    Args:
+        submissions: copies graded per worker count.
+        workers: worker counts to compare.
+        assignment: a course assignment (``solutions/<assignment>``); None for the toy one.
 
     Returns:
         ``{"submissions": N, "per_submission_s": {w: s}, "per_hour": {w: n},
         "speedup": x, "parts_s": {...}}``.
     """
-    report: dict = {"submissions": submissions, "per_submission_s": {}, "per_hour": {}}
+    name = assignment or "bench"
+    report: dict = {"assignment": name, "submissions": submissions, "per_submission_s": {},
+                    "per_hour": {}}
+    course_root = course.course_root()
     with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
         root = Path(tmp) / "course"
-        (root / "solutions/bench").mkdir(parents=True)
-        shutil.copy(Path(__file__).resolve().parents[2] / "nbgrader_config.py", root)
-        nbformat.write(toy_notebook(), root / "solutions/bench/bench.ipynb")
+        (root / "solutions" / name).mkdir(parents=True)
+        shutil.copy(course_root / "nbgrader_config.py", root)
+        solution = root / "solutions" / name / f"{name}.ipynb"
+        if assignment is None:
+            nbformat.write(toy_notebook(), solution)
+        else:
+            shutil.copy(course.source_notebook(course_root, assignment), solution)
         release.release(root=root)
-        solution = root / "solutions/bench/bench.ipynb"
         for count in workers:
             folder = Path(tmp) / f"subs{count}"
             for index in range(submissions):
-                target = folder / f"student{index:03d}" / "bench" / "bench.ipynb"
+                target = folder / f"student{index:03d}" / name / f"{name}.ipynb"
                 target.parent.mkdir(parents=True)
                 shutil.copy(solution, target)
             start = time.perf_counter()
@@ -94,6 +107,19 @@ def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2)) -> dict:
             "from course_utils.setup import quiet_tensorflow; quiet_tensorflow()"), 2),
     }
     return report
+
+
+def report(result: dict) -> str:
+    """Format :func:`run`'s result as the lines ``make bench`` prints."""
+    lines = [f"Autograding {result['submissions']} copies of the {result['assignment']} solution"]
+    for count, seconds in result["per_submission_s"].items():
+        lines.append(f"  {count} worker(s): {result['per_hour'][count]:>5} submissions/hour, "
+                     f"{seconds:.1f} s per submission")
+    if "speedup" in result:
+        lines.append(f"  speed-up with the most workers: {result['speedup']:.2f}x")
+    parts = ", ".join(f"{k} {v:.1f} s" for k, v in result["parts_s"].items())
+    lines.append(f"  one submission's fixed costs: {parts}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover
