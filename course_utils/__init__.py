@@ -31,6 +31,7 @@ SUBMODULES = (
     "samples",
     "setup",
     "text",
+    "textures",
     "torch_pickle",
     "training",
     "weight_files",

@@ -3,18 +3,9 @@
 Two online archives (the TensorFlow flowers photos and Microsoft's cats-vs-dogs) come from one
 table, :data:`DATASETS`, with their address, SHA-256 (the checksums TensorFlow Datasets
 publishes), licence and source; :func:`fetch_flowers` and :func:`fetch_cats_vs_dogs` wrap
-``keras.utils.get_file`` and check the hash.
-
-The offline dataset, ``textures``, is built from photos that scikit-image ships in its wheel
-(CC0 / public domain): crops of five surfaces (brick, grass, gravel, the moon's surface,
-stained tissue). Measured at 96 px with 20 train images per class: frozen ImageNet
-EfficientNet-Lite0 features + logistic regression reach 0.99 test accuracy, a small CNN trained
-from scratch 0.67 (mean of 3 seeds; chance 0.20). scikit-learn's digits, the other candidate,
-are not photos: there Lite0 features reach 0.87 and the scratch CNN 0.89. Each crop is turned to grey and
-contrast-stretched, so colour and brightness give nothing away; crops are taken at
-random positions, sizes (48..100 px), flips and quarter turns. **No pixel is shared between
-splits**: each source photo is cut into vertical bands, left 60 % for train, next 20 % for
-validation, last 20 % for test, and a split's crops come only from its band.
+``keras.utils.get_file`` and check the hash. The offline dataset, ``textures``, is in the same
+table and is built by :mod:`course_utils.textures` (its docstring says how, and how well frozen
+ImageNet features do on it); :func:`offline_dataset` builds it once and returns its folder.
 
 Every built folder is written into a temporary sibling and renamed into place with a manifest
 written last, so a half-built folder (interrupted build) is detected and rebuilt. Folders live
@@ -34,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from . import textures
 from .errors import DataError, OfflineError
+from .textures import OFFLINE_COUNTS, TEXTURE_CLASSES  # re-exported: same API as before
 
 __all__ = [
     "Dataset",
@@ -53,10 +44,6 @@ __all__ = [
 
 MANIFEST = "MANIFEST.json"
 SPLITS = ("train", "val", "test")
-# Fraction of each source photo's width (offline) or each class's files (flowers) per split.
-SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
-OFFLINE_IMAGE_SIZE = 96
-OFFLINE_COUNTS = {"train": 120, "val": 40, "test": 40}  # images per class and split
 _TFDS = "checksum from tensorflow-datasets 4.9.10"
 
 
@@ -110,15 +97,6 @@ DATASETS: dict[str, Dataset] = {
         "built locally from photos bundled in scikit-image: skimage.data.brick, grass, gravel, "
         "moon, immunohistochemistry",
     ),
-}
-
-# class name -> skimage.data function that returns its source photo
-TEXTURE_CLASSES: dict[str, str] = {
-    "brick": "brick",
-    "grass": "grass",
-    "gravel": "gravel",
-    "moon": "moon",
-    "tissue": "immunohistochemistry",
 }
 
 
@@ -269,62 +247,6 @@ def split_flowers(root: str | os.PathLike | None = None, seed: int = 0) -> Path:
 # --- the offline dataset ----------------------------------------------------------------------
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim == 3:
-        image = image[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return image
-
-
-def _crops(image: np.ndarray, band: tuple[int, int], count: int, rng: np.random.Generator):
-    """Yield ``count`` contrast-stretched grey crops taken inside the column band."""
-    from PIL import Image
-
-    height = image.shape[0]
-    left, right = band
-    for _ in range(count):
-        side = int(rng.integers(48, min(100, right - left, height) + 1))
-        top = int(rng.integers(0, height - side + 1))
-        x0 = int(rng.integers(left, right - side + 1))
-        crop = image[top : top + side, x0 : x0 + side]
-        low, high = np.percentile(crop, (1, 99))
-        crop = np.clip((crop - low) * (255.0 / max(high - low, 1.0)), 0, 255).astype(np.uint8)
-        crop = np.rot90(crop, int(rng.integers(4)))
-        if rng.integers(2):
-            crop = crop[:, ::-1]
-        resized = Image.fromarray(np.ascontiguousarray(crop)).resize(
-            (OFFLINE_IMAGE_SIZE, OFFLINE_IMAGE_SIZE), Image.Resampling.BILINEAR
-        )
-        yield np.asarray(resized)
-
-
-def _build_textures(tmp: Path, seed: int) -> dict[str, Any]:
-    import skimage.data
-    from PIL import Image
-
-    bounds = np.cumsum((0.0, *SPLIT_FRACTIONS))
-    for label, (class_name, function) in enumerate(TEXTURE_CLASSES.items()):
-        image = _grey(getattr(skimage.data, function)())
-        width = image.shape[1]
-        for index, split in enumerate(SPLITS):
-            band = (int(bounds[index] * width), int(bounds[index + 1] * width))
-            rng = np.random.default_rng([seed, label, index])
-            folder = tmp / split / class_name
-            folder.mkdir(parents=True)
-            for number, crop in enumerate(_crops(image, band, OFFLINE_COUNTS[split], rng)):
-                Image.fromarray(crop).convert("RGB").save(folder / f"{number:04d}.png")
-    return {
-        "name": "textures",
-        "seed": seed,
-        "classes": list(TEXTURE_CLASSES),
-        "counts": OFFLINE_COUNTS,
-        "image_size": OFFLINE_IMAGE_SIZE,
-        "split": "vertical bands of each source photo: left 60% train, 20% val, right 20% test",
-        "source": DATASETS["textures"].source,
-        "licence": DATASETS["textures"].licence,
-    }
-
-
 def _limited(full: Path, samples_per_class: int) -> Path:
     """A sibling of ``full`` whose train split keeps the first ``samples_per_class`` per class."""
     target = full.parent / f"{full.name}-{samples_per_class}-per-class"
@@ -364,9 +286,12 @@ def offline_dataset(
     if samples_per_class is not None and samples_per_class < 1:
         raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
     base = Path(root) if root is not None else data_dir()
-    full = _build_once(
-        base / "course-datasets" / f"textures-seed{seed}", lambda tmp: _build_textures(tmp, seed)
-    )
+    entry = DATASETS["textures"]
+
+    def build(tmp: Path) -> dict[str, Any]:
+        return {**textures.build(tmp, seed), "source": entry.source, "licence": entry.licence}
+
+    full = _build_once(base / "course-datasets" / f"textures-seed{seed}", build)
     if samples_per_class is None or samples_per_class >= OFFLINE_COUNTS["train"]:
         return full
     return _limited(full, samples_per_class)

@@ -1,4 +1,7 @@
-"""Tests for course_utils.datasets: the offline dataset, the split-aware loader and fetching."""
+"""Tests for course_utils.datasets: building once, the split-aware loader and fetching.
+
+The textures files themselves (counts, leak-free split, seed) are tested in test_textures.py.
+"""
 
 from __future__ import annotations
 
@@ -27,42 +30,23 @@ def built(tmp_path_factory) -> Path:
     return datasets.offline_dataset(root=tmp_path_factory.mktemp("data"))
 
 
-def _pixels(path: Path) -> bytes:
-    return hashlib.sha256(np.asarray(Image.open(path)).tobytes()).digest()
-
-
-def test_counts_classes_and_image_format(built):
+def test_offline_dataset_is_complete_with_provenance(built):
     assert built.name == "textures-seed0"
     for split in datasets.SPLITS:
-        assert sorted(p.name for p in (built / split).iterdir()) == CLASSES
         for name in CLASSES:
             files = list((built / split / name).glob("*.png"))
             assert len(files) == datasets.OFFLINE_COUNTS[split]
-    image = Image.open(next((built / "test" / "brick").glob("*.png")))
-    assert image.mode == "RGB" and image.size == (96, 96)
     manifest = json.loads((built / datasets.MANIFEST).read_text())
-    assert manifest["classes"] == list(datasets.TEXTURE_CLASSES) and "CC0" in manifest["licence"]
+    assert manifest["classes"] == list(datasets.TEXTURE_CLASSES) and manifest["seed"] == 0
+    entry = datasets.DATASETS["textures"]
+    assert manifest["licence"] == entry.licence and "CC0" in manifest["licence"]
+    assert manifest["source"] == entry.source
 
 
-def test_no_identical_image_across_splits(built):
-    """No leakage: the pixel content of every image is unique to its split."""
-    hashes = {
-        split: {_pixels(path) for path in (built / split).glob("*/*.png")}
-        for split in datasets.SPLITS
-    }
-    assert len(hashes["train"]) > 500  # crops differ within a split too
-    assert not hashes["train"] & hashes["val"]
-    assert not hashes["train"] & hashes["test"]
-    assert not hashes["val"] & hashes["test"]
-
-
-def test_build_is_deterministic_and_idempotent(built, tmp_path):
-    again = datasets.offline_dataset(root=tmp_path)
-    for path in sorted(built.glob("*/*/*.png"))[::50]:
-        assert path.read_bytes() == (again / path.relative_to(built)).read_bytes()
-    stamp = (again / datasets.MANIFEST).stat().st_mtime_ns
-    assert datasets.offline_dataset(root=tmp_path) == again  # second call: no rebuild
-    assert (again / datasets.MANIFEST).stat().st_mtime_ns == stamp
+def test_second_call_does_not_rebuild(built):
+    stamp = (built / datasets.MANIFEST).stat().st_mtime_ns
+    assert datasets.offline_dataset(root=built.parents[1]) == built
+    assert (built / datasets.MANIFEST).stat().st_mtime_ns == stamp
 
 
 def test_half_built_folder_is_rebuilt(built, tmp_path):
