@@ -88,7 +88,10 @@ def cache_dir() -> Path:
 
 def _cache_path(base_model: Any, ds: Any, key: str, directory: Path) -> Path:
     shapes = f"{base_model.input_shape}->{base_model.output_shape}|{ds.element_spec}"
-    digest = hashlib.sha256(f"{key}|{base_model.name}|{shapes}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{key}|{base_model.name}|{shapes}".encode())
+    for variable in base_model.weights[:1] + base_model.weights[-1:]:  # pretrained vs random
+        digest.update(np.asarray(variable).tobytes())
+    digest = digest.hexdigest()[:16]
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{key}-{base_model.name}")[:80]
     return directory / f"{safe}-{digest}.npz"
 
@@ -103,8 +106,9 @@ def cached(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`extract`, but stored in a ``.npz`` file and read back on the next call.
 
-    The file name combines ``key`` with the model's name and its input/output shapes and the
-    dataset's element spec, so a different backbone or image size never reads a stale file.
+    The file name combines ``key`` with the model's name, its input/output shapes, a fingerprint
+    of its first and last weights and the dataset's element spec, so a different backbone,
+    different weights (pretrained vs random) or image size never reads a stale file.
     ``key`` must name everything else that changes the result (dataset, split, samples per
     class, preprocessing).
 

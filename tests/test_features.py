@@ -96,3 +96,19 @@ def test_cache_dir_from_environment_and_empty_key(base_model, dataset, tmp_path,
     assert features.cache_dir() == tmp_path / "features"
     with pytest.raises(ValueError, match="key"):
         features.cached(base_model, dataset[0], None, "")
+
+
+def test_cache_tells_different_weights_apart(tmp_path):
+    """Same architecture and name, other weights (pretrained vs random): not a cache hit."""
+
+    def model(seed):
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(),
+                                 keras.layers.Dense(2)], name="same_name")
+
+    ds = tf.data.Dataset.from_tensor_slices((np.ones((4, 4, 4, 3), "float32"),
+                                             np.arange(4))).batch(2)
+    first, _ = features.cached(model(1), ds, None, "k", directory=tmp_path, verbose=0)
+    second, _ = features.cached(model(2), ds, None, "k", directory=tmp_path, verbose=0)
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert not np.allclose(first, second)
