@@ -15,6 +15,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["history", "image_grid", "predictions", "confusion_matrix"]
 
@@ -64,6 +65,7 @@ def history(histories: Mapping[str, Any], metric: str = "accuracy", ax: Any = No
             val = curves[f"val_{metric}"]
             ax.plot(np.arange(1, len(val) + 1), val, "--", color=colour, label=f"{name} val")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" on short runs
     ax.set_ylabel(metric)
     ax.set_title(metric)
     ax.legend()

@@ -108,3 +108,10 @@ def test_confusion_matrix_values():
 def test_confusion_matrix_rejects_out_of_range_labels():
     with pytest.raises(ValueError, match="outside"):
         plots.confusion_matrix([0, 3], [0, 1], ["a", "b"])
+
+
+def test_history_epoch_ticks_are_whole_numbers():
+    fig = plots.history({"run": {"accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5]}})
+    ticks = fig.axes[0].get_xticks()
+    assert all(float(t).is_integer() for t in ticks)
+    plt.close(fig)
