@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt
 
 install: $(STAMP)
 
+# --allow-root only where needed (containers, Codespaces); a normal user gets the plain command.
 lab: install
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 lint: install
 	$(BIN)/ruff check .
