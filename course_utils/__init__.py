@@ -26,6 +26,7 @@ SUBMODULES = (
     "features",
     "grading",
     "imagenet",
+    "inference",
     "lite0",
     "plots",
     "samples",

@@ -65,25 +65,29 @@ def throughput(name: str, image_size: int = 224, batch_size: int = 32, warmup: i
     """Measure feature-extraction images/s of backbone ``name`` (no top, average pooling).
 
     Random weights cost exactly the same arithmetic as ImageNet weights, so the keras.applications
-    models are built with ``weights=None`` (no download); Lite0 uses its real weights.
+    models are built with ``weights=None`` (no download); Lite0 uses its real weights. The model is
+    timed as built and with batch normalisation folded into its convolutions
+    (:func:`course_utils.inference.fold_batchnorm`), the ``folded_*`` keys.
     """
     import numpy as np
     import tensorflow as tf
 
-    from . import backbones
+    from . import backbones, inference
 
     weights = "imagenet" if name == "efficientnet_lite0" else None
     base_model = backbones.build(name, weights=weights, include_top=False, pooling="avg",
                                  input_shape=(image_size, image_size, 3))
-    forward = tf.function(lambda x: base_model(x, training=False), jit_compile=False)
     batch = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch_size, image_size,
                                                                   image_size, 3)), tf.float32)
-    seconds = _median_batch_seconds(forward, batch, warmup, repeats)
-    images_per_second = batch_size / seconds
     peak, _ = cpu_peak_gflops()
-    gflops = 2 * MACS_PER_IMAGE[name] * (image_size / 224) ** 2 / 1e9 * images_per_second
-    return {"model": name, "image_size": image_size, "batch_size": batch_size,
-            "images_per_second": images_per_second, "gflops": gflops, "share_of_peak": gflops / peak}
+    result = {"model": name, "image_size": image_size, "batch_size": batch_size}
+    for prefix, model in (("", base_model), ("folded_", inference.fold_batchnorm(base_model))):
+        forward = tf.function(lambda x, model=model: model(x, training=False), jit_compile=False)
+        images_per_second = batch_size / _median_batch_seconds(forward, batch, warmup, repeats)
+        gflops = 2 * MACS_PER_IMAGE[name] * (image_size / 224) ** 2 / 1e9 * images_per_second
+        result.update({f"{prefix}images_per_second": images_per_second,
+                       f"{prefix}gflops": gflops, f"{prefix}share_of_peak": gflops / peak})
+    return result
 
 
 def _epoch_timer():
@@ -155,11 +159,15 @@ def run(grading: bool = False, notebook_times: Path | None = None) -> str:
     peak, how = cpu_peak_gflops()
     lines = [f"FP32 peak: {peak:.0f} GFLOP/s = {how}", "",
              "Feature extraction at 224 px, batch 32 (5 warm-up batches, median of 10)",
-             f"{'model':<20} {'img/s':>8} {'GFLOP/s':>8} {'% of peak':>10}"]
+             "(folded: batch normalisation folded into the convolutions, "
+             "course_utils.inference.fold_batchnorm)",
+             f"{'model':<20} {'img/s':>8} {'GFLOP/s':>8} {'% of peak':>10}"
+             f" {'folded img/s':>13} {'GFLOP/s':>8} {'% of peak':>10}"]
     for name in ("mobilenet_v2", "efficientnet_lite0"):
         r = throughput(name)
         lines.append(f"{name:<20} {r['images_per_second']:>8.1f} {r['gflops']:>8.1f} "
-                     f"{r['share_of_peak']:>10.1%}")
+                     f"{r['share_of_peak']:>10.1%} {r['folded_images_per_second']:>13.1f} "
+                     f"{r['folded_gflops']:>8.1f} {r['folded_share_of_peak']:>10.1%}")
     c = cached_vs_fit()
     lines += ["", f"Head training on {c['images']} images at 224 px (EfficientNet-Lite0 frozen)",
               f"  through the backbone in fit: {c['fit_epoch_s']:.2f} s/epoch, "

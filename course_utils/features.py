@@ -47,6 +47,7 @@ def extract(
     ds: Any,
     preprocess_input: Callable[[Any], Any] | None = None,
     verbose: int = 1,
+    fold: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``base_model`` over every batch of ``ds`` once, with a progress bar.
 
@@ -55,6 +56,9 @@ def extract(
         ds: a dataset of ``(images, labels)`` batches.
         preprocess_input: applied to each image batch first (None: images go in unchanged).
         verbose: 1 shows Keras's progress bar, 0 is silent.
+        fold: run a copy of a functional ``base_model`` with its BatchNormalization layers
+            folded into the convolutions (:func:`course_utils.inference.fold_batchnorm`): the
+            same features, about twice as fast on a CPU. Other models run as they are.
 
     Returns:
         ``(features, labels)``: float32 array (n, ...) and the labels as a NumPy array (n, ...),
@@ -66,6 +70,14 @@ def extract(
     import keras
     import tensorflow as tf
 
+    if fold:
+        from . import inference
+
+        try:
+            if inference.foldable_pairs(base_model):
+                base_model = inference.fold_batchnorm(base_model)
+        except TypeError:  # not a functional model: run it as it is
+            pass
     steps = int(ds.cardinality())
     progbar = keras.utils.Progbar(steps if steps > 0 else None, verbose=verbose, unit_name="batch")
     features, labels = [], []
@@ -103,6 +115,7 @@ def cached(
     key: str,
     directory: str | os.PathLike | None = None,
     verbose: int = 1,
+    fold: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`extract`, but stored in a ``.npz`` file and read back on the next call.
 
@@ -119,6 +132,7 @@ def cached(
         key: a name for this dataset and split, e.g. ``"textures-train-96"``.
         directory: cache folder (default :func:`cache_dir`).
         verbose: progress bar on a cache miss.
+        fold: as in :func:`extract`.
 
     Returns:
         ``(features, labels)`` as :func:`extract` returns them.
@@ -133,7 +147,7 @@ def cached(
     if path.is_file():
         with np.load(path) as stored:
             return stored["features"], stored["labels"]
-    features, labels = extract(base_model, ds, preprocess_input, verbose=verbose)
+    features, labels = extract(base_model, ds, preprocess_input, verbose=verbose, fold=fold)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:

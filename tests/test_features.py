@@ -112,3 +112,28 @@ def test_cache_tells_different_weights_apart(tmp_path):
     second, _ = features.cached(model(2), ds, None, "k", directory=tmp_path, verbose=0)
     assert len(list(tmp_path.glob("*.npz"))) == 2
     assert not np.allclose(first, second)
+
+
+def test_extract_folds_batchnorm_without_changing_the_features(dataset, monkeypatch):
+    """The folded copy (faster on a CPU) gives the features of the model as written."""
+    from course_utils import inference
+
+    folds = []
+    original_fold = inference.fold_batchnorm
+    monkeypatch.setattr(inference, "fold_batchnorm",
+                        lambda model: folds.append(model.name) or original_fold(model))
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, use_bias=False)(inputs)
+    bn = keras.layers.BatchNormalization()
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(bn(x)))
+    model = keras.Model(inputs, x)
+    rng = np.random.default_rng(0)
+    bn.moving_mean.assign(rng.normal(size=4))
+    bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=4))
+    ds = dataset[0]
+    folded, _ = features.extract(model, ds, verbose=0)
+    plain, _ = features.extract(model, ds, verbose=0, fold=False)
+    np.testing.assert_allclose(folded, plain, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(plain, 0)
+    assert folds == [model.name]  # folded once (fold=True), not with fold=False

@@ -15,7 +15,7 @@ def tiny_model():
     """Conv(3x3x3 -> 4) -> BatchNorm(4) -> GAP -> Dense(4 -> 2): 112 + 8 + 10 trainable params."""
     import keras
 
-    inputs = keras.Input((8, 8, 3))
+    inputs = keras.Input((8, 8, 3), name="input_layer")
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
