@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -38,25 +39,53 @@ def _failed_cell(path) -> str:
     return f"code cell {i + 1} ({first_line[:60]!r})"
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
-def test_lesson_runs_offline(path):
-    BUILD.mkdir(parents=True, exist_ok=True)
-    out = BUILD / path.name
+def execute(path: Path, out: Path, timeout: int = NOTEBOOK_TIMEOUT) -> tuple[str | None, float]:
+    """Run a notebook with papermill in the offline profile.
+
+    Returns:
+        ``(problem, seconds)``: problem is None on success, else one message naming the notebook
+        and the cell it failed or hung in.
+    """
     env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, "-m", "papermill", str(path), str(out), "-p", "PROFILE", "offline",
                "-k", "python3", "--execution-timeout", str(CELL_TIMEOUT), "--no-progress-bar",
-               "--cwd", str(BUILD)]
+               "--cwd", str(out.parent)]
     start = time.perf_counter()
     try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env,
-                                timeout=NOTEBOOK_TIMEOUT)
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{path.name} took over {NOTEBOOK_TIMEOUT} s; stuck in {_failed_cell(out)}")
+        return (f"{path.name} took over {timeout} s; stuck in {_failed_cell(out)}",
+                time.perf_counter() - start)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-8:])
         died = "kernel died" if "DeadKernel" in result.stderr else "failed"
-        pytest.fail(f"{path.name} {died} in {_failed_cell(out)}:\n{tail}")
+        return f"{path.name} {died} in {_failed_cell(out)}:\n{tail}", seconds
+    return None, seconds
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
+def test_lesson_runs_offline(path):
+    BUILD.mkdir(parents=True, exist_ok=True)
+    problem, seconds = execute(path, BUILD / path.name)
+    if problem:
+        pytest.fail(problem)
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     times[path.name] = round(seconds, 1)
     TIMES.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
+
+
+def test_kernel_death_is_reported_fast_with_notebook_and_cell(tmp_path):
+    """A lesson that kills its kernel fails in seconds, not at the timeout, and says where."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell('PROFILE = "auto"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("import os\nos._exit(1)")]
+    path = tmp_path / "99_dies.ipynb"
+    nbformat.write(nb, path)
+    problem, seconds = execute(path, tmp_path / "out.ipynb", timeout=120)
+    assert problem is not None and "99_dies.ipynb" in problem
+    assert "os._exit" in problem or "import os" in problem
+    assert seconds < 60
