@@ -20,14 +20,17 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Training cells take longer than nbgrader's 30 s default. THE one per-cell limit; the whole
-# notebook is capped separately by course_utils.grading.runner.NOTEBOOK_TIMEOUT (300 s).
-c.Execute.timeout = 120
+# Training cells take longer than nbgrader's 30 s default. The one per-cell limit is
+# course_utils.grading.runner.CELL_TIMEOUT (120 s), used here so plain `nbgrader` commands and
+# `course autograde` agree; the whole notebook is capped by runner.NOTEBOOK_TIMEOUT (300 s).
+from course_utils.grading.runner import CELL_TIMEOUT  # noqa: E402
+
+c.Execute.timeout = CELL_TIMEOUT
 c.Execute.interrupt_on_timeout = True
 
-# A deleted test cell is put back from the source (course_utils.grading.repair does it first, at
-# the right place; this is nbgrader's own fallback).
-c.OverwriteCells.add_missing_cells = False
+# A deleted test cell is put back from the source by course_utils.grading.repair, at the right
+# place, before nbgrader sees the notebook (nbgrader's OverwriteCells only restores cells that
+# are still there).
 
 # Warnings on stderr (TensorFlow, absl, Keras) must not cost points: strip stderr streams from
 # graded cells after execution and before scoring; `error` outputs are kept and still score 0.

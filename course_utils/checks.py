@@ -75,7 +75,7 @@ def expect_number(value: Any, expected: float | None = None, tol: float = 1e-6,
         expect_type(value, (int, float), name)  # raises with the type names
         raise AssertionError(f"{name} should be a number, got {_type_name(value)}")
     number = float(value)  # a plain float: no user-defined comparison from here on
-    if type(number) is not float or math.isnan(number):
+    if type(number) is not float or not math.isfinite(number):
         raise AssertionError(f"{name} is not a finite number ({number!r})")
     if expected is not None and not math.isclose(number, float(expected), abs_tol=tol,
                                                   rel_tol=rel_tol):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from .errors import CourseError
@@ -55,7 +54,6 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser, modules = _build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -68,10 +66,16 @@ def main(argv: list[str] | None = None) -> int:
 
             quiet_tensorflow()
         return int(module.run(args) or 0)
-    except (CourseError, ValueError, FileNotFoundError) as exc:
+    except (CourseError, ValueError, OSError) as exc:
         if args.debug:
             raise
         print(f"course {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        if args.debug:
+            raise
+        print(f"course {args.command}: missing package {exc.name or exc}: run 'make install' "
+              "(or pip install the course again) and retry", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `course ... | head`
         sys.stderr.close()

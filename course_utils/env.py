@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import os
 import socket
 import sys
@@ -72,7 +73,12 @@ def in_colab() -> bool:
 
 
 def gpu_names() -> list[str]:
-    """Return the names of the GPUs TensorFlow can see (empty on a CPU machine)."""
+    """Return the names of the GPUs TensorFlow can see (empty on a CPU machine or without TF)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        return []
+    from .setup import quiet_tensorflow
+
+    quiet_tensorflow()
     import tensorflow as tf
 
     return [device.name for device in tf.config.list_physical_devices("GPU")]

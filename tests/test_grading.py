@@ -230,3 +230,43 @@ def test_repair_keeps_one_copy_of_duplicated_test():
     notes = repair.repair(nb, _source_notebook())
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     assert ids.count("test_double") == 1 and notes
+
+
+def test_unexpected_error_for_one_student_does_not_stop_the_batch(course, graded, tmp_path,
+                                                                  monkeypatch):
+    """Anything a student's grading raises becomes that student's error; the rest is graded."""
+    from course_utils.grading import runner
+
+    for student in ("fine", "boom"):
+        (tmp_path / student / "toy").mkdir(parents=True)
+        shutil.copy(graded[0] / "solution/toy/toy.ipynb", tmp_path / student / "toy/toy.ipynb")
+    real_grade = runner.grade
+
+    def grade(template, student, *args, **kwargs):
+        if student == "boom":
+            raise AttributeError("'str' object has no attribute 'get'")
+        return real_grade(template, student, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "grade", grade)
+    results = {r.student: r for r in batch.autograde(tmp_path, root=course)}
+    assert results["fine"].error is None and results["fine"].score == 3
+    assert "internal error: AttributeError" in results["boom"].error
+
+
+def test_regrade_keeps_manual_scores(course, graded, tmp_path):
+    """A manual score entered in formgrader survives `course autograde` run again."""
+    from nbgrader.api import Gradebook
+
+    (tmp_path / "solution/toy").mkdir(parents=True)
+    shutil.copy(graded[0] / "solution/toy/toy.ipynb", tmp_path / "solution/toy/toy.ipynb")
+    db = tmp_path / "gradebook.db"
+    batch.autograde(tmp_path, root=course, gradebook_path=db, csv_path=tmp_path / "g.csv")
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        grade = gradebook.find_submission("toy", "solution").notebooks[0].grades[0]
+        grade.manual_score = 0.5
+        gradebook.db.commit()
+        name = grade.name
+    batch.autograde(tmp_path, root=course, gradebook_path=db, csv_path=tmp_path / "g.csv")
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        kept = gradebook.find_grade(name, "toy", "toy", "solution")
+        assert kept.manual_score == 0.5

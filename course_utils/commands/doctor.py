@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+NEEDS_TENSORFLOW = False  # the report must work where TensorFlow is broken or missing
 HELP = "print the environment report and the fix for each problem"
 
 

@@ -94,12 +94,16 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
                                    cell_timeout, notebook_timeout): index
                        for index, s in enumerate(found)}
             for future in as_completed(futures):
-                result = future.result()
+                submission = found[futures[future]]
+                try:
+                    result = future.result()
+                    if result.error is None:
+                        _store(result, root, main_db, submission.path, known[result.assignment])
+                except Exception as exc:  # one student's failure must never stop the batch
+                    result = runner.Result(submission.student, submission.assignment,
+                                           error=f"internal error: {type(exc).__name__}: {exc}")
                 key = (result.student, result.assignment)
-                if result.error is None:
-                    _store(result, root, main_db, found[futures[future]].path,
-                           known[result.assignment])
-                else:
+                if result.error is not None:
                     errors[key] = result.error
                     if key in earlier:  # keep, and report, the earlier grade
                         result.score, result.max_score = earlier[key][:2]

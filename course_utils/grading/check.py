@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import CourseError
 from .runner import CELL_TIMEOUT, kernel_env
 
 __all__ = ["preview", "format_preview", "nbformat_error"]
@@ -17,11 +18,10 @@ def preview(notebook: Path | str, timeout: int = CELL_TIMEOUT) -> list[dict]:
 
     Raises:
         FileNotFoundError: no such notebook.
+        CourseError: the kernel died.
     """
-    import os
-    from unittest import mock
-
     from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
     from nbgrader import utils
 
     from .preprocessors import StripStderr
@@ -35,10 +35,14 @@ def preview(notebook: Path | str, timeout: int = CELL_TIMEOUT) -> list[dict]:
         nb = read_notebook(path)
     except SubmissionError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    with mock.patch.dict(os.environ, kernel_env(), clear=True):
-        client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent.resolve())}})
-        client.execute()
+    client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                            interrupt_on_timeout=True,
+                            resources={"metadata": {"path": str(path.parent.resolve())}})
+    try:
+        client.execute(env=kernel_env())
+    except DeadKernelError:
+        raise CourseError(f"{path}: the kernel died while running it (os._exit, a crash or out "
+                          "of memory?); fix the cell that stops Python and try again") from None
     rows = []
     for index, cell in enumerate(nb.cells):
         if not utils.is_grade(cell) or cell.cell_type != "code":

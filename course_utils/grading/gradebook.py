@@ -12,7 +12,7 @@ import csv
 import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 
 __all__ = ["db_url", "copy_assignment", "merge_submission", "scores", "write_csv"]
 
@@ -55,20 +55,17 @@ def _merge(private_db: Path, main_db: Path, assignment: str, student: str) -> No
         copy_assignment(source, target, assignment)
         graded = source.find_submission(assignment, student)
         target.update_or_create_student(student)
-        try:
-            target.remove_submission(assignment, student)
-        except MissingEntry:
-            pass
-        target.add_submission(assignment, student, timestamp=graded.timestamp)
+        # Like nbgrader's own autograde: update the submission in place, so manual scores,
+        # extra credit and comments an instructor entered (formgrader) survive a regrade.
+        target.update_or_create_submission(assignment, student, timestamp=graded.timestamp)
         for notebook in graded.notebooks:
             for grade in notebook.grades:
                 into = target.find_grade(grade.name, notebook.name, assignment, student)
-                into.auto_score, into.manual_score = grade.auto_score, grade.manual_score
-                into.extra_credit = grade.extra_credit
+                into.auto_score = grade.auto_score
                 into.needs_manual_grade = grade.needs_manual_grade
             for comment in notebook.comments:
                 into = target.find_comment(comment.name, notebook.name, assignment, student)
-                into.auto_comment, into.manual_comment = comment.auto_comment, comment.manual_comment
+                into.auto_comment = comment.auto_comment
         target.db.commit()
 
 
