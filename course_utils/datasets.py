@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import textures
+from . import env, textures
 from .errors import DataError, OfflineError
 from .textures import OFFLINE_COUNTS, TEXTURE_CLASSES  # re-exported: same API as before
 
@@ -107,7 +107,7 @@ def data_dir() -> Path:
     """
     if os.environ.get("COURSE_DATA_DIR"):
         return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "datasets"
+    return env.keras_home() / "datasets"
 
 
 def _build_once(target: Path, build: Callable[[Path], dict[str, Any]]) -> Path:

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import importlib.util
 import os
+import pathlib
 import socket
 import sys
 
@@ -22,6 +23,7 @@ __all__ = [
     "in_colab",
     "gpu_names",
     "has_internet",
+    "keras_home",
     "select_profile",
 ]
 
@@ -82,6 +84,11 @@ def gpu_names() -> list[str]:
     import tensorflow as tf
 
     return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
+def keras_home() -> pathlib.Path:
+    """Return Keras's home folder (``$KERAS_HOME``, else ``~/.keras``), where its caches live."""
+    return pathlib.Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser()
 
 
 @functools.lru_cache(maxsize=1)

