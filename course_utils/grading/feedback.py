@@ -57,10 +57,15 @@ def feedback(assignment: str | None = None, root: Path | str | None = None,
             raise CourseError(f"nbgrader generate_feedback failed for {name}: "
                               f"{(outcome.get('error') or 'timed out').strip()[-300:]}")
         hidden = hidden_test_lines(course.source_notebook(root, name))
+        leaked = []
         for html in sorted((root / "feedback").glob(f"*/{name}/*.html")):
             found = leaks(html.read_text(encoding="utf-8"), hidden)
-            if found:
+            if found:  # check every file; never hand back one that shows hidden tests
                 html.unlink()
-                raise CourseError(f"{html} showed hidden tests ({found[0]!r}); it was deleted")
-            written.append(html)
+                leaked.append(f"{html.relative_to(root)} ({found[0]!r})")
+            else:
+                written.append(html)
+        if leaked:
+            raise CourseError(f"{len(leaked)} feedback file(s) showed hidden tests and were "
+                              f"deleted: {', '.join(leaked[:3])}")
     return written

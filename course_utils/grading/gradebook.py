@@ -9,6 +9,7 @@ never reaches this module: the student's earlier grade is kept.
 from __future__ import annotations
 
 import csv
+import os
 import warnings
 from pathlib import Path
 
@@ -93,8 +94,10 @@ def write_csv(main_db: Path, path: Path, errors: dict[tuple[str, str], str]) -> 
     for key, message in errors.items():
         score, max_score, _ = rows.get(key, ("", "", ""))
         rows[key] = (score, max_score, message)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    tmp = path.with_name(f".{path.name}.tmp")  # written whole, then renamed: never half a file
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student", "assignment", "score", "max_score", "error"])
         for (student, assignment), row in sorted(rows.items(), key=lambda kv: kv[0][::-1]):
             writer.writerow([student, assignment, *row])
+    os.replace(tmp, path)

@@ -25,12 +25,17 @@ _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
 def hidden_test_lines(notebook: Path) -> set[str]:
-    """Non-trivial lines of code inside the hidden-test regions of a source notebook."""
-    lines = set()
+    """Non-trivial lines of code that occur only inside the hidden-test regions of a notebook.
+
+    A line that also appears elsewhere in the source (a visible test repeating a check) is not
+    secret, so finding it in a student's notebook or feedback is no leak.
+    """
+    hidden, visible = set(), set()
     for cell in nbformat.read(notebook, as_version=4).cells:
         for block in _HIDDEN.findall(cell.source):
-            lines.update(line.strip() for line in block.splitlines() if len(line.strip()) > 8)
-    return lines
+            hidden.update(line.strip() for line in block.splitlines() if len(line.strip()) > 8)
+        visible.update(line.strip() for line in _HIDDEN.sub("", cell.source).splitlines())
+    return hidden - visible
 
 
 def check_released(folder: Path, source_notebook: Path, allowed: tuple[str, ...] = ()) -> None:
