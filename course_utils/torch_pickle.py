@@ -18,7 +18,6 @@ raises :class:`~course_utils.errors.WeightsError`, so a malicious pickle cannot 
 from __future__ import annotations
 
 import collections
-import hashlib
 import pickle
 import struct
 import zipfile
@@ -29,7 +28,7 @@ import numpy as np
 
 from .errors import WeightsError
 
-__all__ = ["load_state_dict", "sha256", "STORAGE_DTYPES", "LEGACY_MAGIC"]
+__all__ = ["load_state_dict", "STORAGE_DTYPES", "LEGACY_MAGIC"]
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 STORAGE_DTYPES: dict[str, np.dtype] = {
@@ -174,15 +173,6 @@ def _read_zip(path: Path) -> Any:
     return obj
 
 
-def sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Return the hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_state_dict(path: str | Path, expected_sha256: str | None = None) -> dict[str, np.ndarray]:
     """Read a PyTorch ``state_dict`` (legacy or zip ``.pth``) into NumPy arrays.
 
@@ -202,7 +192,9 @@ def load_state_dict(path: str | Path, expected_sha256: str | None = None) -> dic
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}")
     if expected_sha256 is not None:
-        actual = sha256(path)
+        from .weights import file_hash
+
+        actual = file_hash(path)
         if actual != expected_sha256:
             raise WeightsError(f"{path} has SHA-256 {actual[:12]}..., expected "
                                f"{expected_sha256[:12]}...: the file is damaged or a different "
