@@ -273,8 +273,12 @@ def verify(directory: str | Path | None = None) -> list[tuple[Path, str]]:
 
     folder = Path(directory).expanduser() if directory is not None else keras_cache_dir()
     problems = []
+    lite0_checked = False
     for entry, include_top, path in known_files(folder):
         if entry.name == LITE0:
+            if lite0_checked:  # both variants come from the one package file: check it once
+                continue
+            lite0_checked = True
             try:
                 package = lite0.package_weights_file()
             except WeightsError as exc:
