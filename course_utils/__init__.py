@@ -27,6 +27,7 @@ SUBMODULES = (
     "grading",
     "imagenet",
     "inference",
+    "keras_internals",
     "lite0",
     "plots",
     "samples",

@@ -1,16 +1,26 @@
 """The ``course`` command line: ``course <command> ...``.
 
 Each command lives in its own module under :mod:`course_utils.commands` with ``HELP``,
-``add_arguments(parser)`` and ``run(args) -> int``. Problems a user can fix (a missing file, an
-unknown model, an offline machine) are printed as one message and exit with status 2; a
-traceback is only shown with ``--debug``.
+``NEEDS_TENSORFLOW``, ``add_arguments(parser)`` and ``run(args) -> int``.
+
+Error policy:
+
+* a problem the user can fix (a missing file, an unknown model, an offline machine) is a
+  :class:`~course_utils.errors.CourseError`: one line on stderr, exit status 2 (``--debug``
+  shows its traceback); a missing third-party package is treated the same way;
+* any other exception is a bug in the course: its traceback is printed with a line asking to
+  report it, exit status 1 (``--debug`` lets it propagate);
+* a closed pipe (``course backbones | head -1``) ends the command quietly with status 0;
+* Ctrl-C ends it with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from .errors import CourseError
 
@@ -40,20 +50,40 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     modules = {}
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"{__package__}.commands"):
-                continue  # a command not written yet
-            raise
+        module = importlib.import_module(f".commands.{name}", __package__)
         command_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command_parser)
         modules[name] = module
     return parser, modules
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot hit the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+        pass
+
+
+def _missing_package(exc: ModuleNotFoundError) -> bool:
+    """True for a third-party package that is not installed (not a bug in the course)."""
+    return bool(exc.name) and exc.name.split(".")[0] != __package__
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line.
+
+    Args:
+        argv: the arguments after ``course`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 success, 1 a command's own failure or a bug, 2 a user error, 130
+        interrupted.
+
+    Raises:
+        SystemExit: from argparse, for ``--help`` or unusable arguments (status 2).
+    """
     parser, modules = _build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -61,28 +91,36 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = modules[args.command]
     try:
-        if getattr(module, "NEEDS_TENSORFLOW", True):
+        if module.NEEDS_TENSORFLOW:
             from .setup import quiet_tensorflow
 
             quiet_tensorflow()
-        return int(module.run(args) or 0)
-    except (CourseError, ValueError, OSError) as exc:
-        if args.debug:
-            raise
-        print(f"course {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except ImportError as exc:
-        if args.debug:
-            raise
-        print(f"course {args.command}: missing package {exc.name or exc}: run 'make install' "
-              "(or pip install the course again) and retry", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # `course ... | head`
-        sys.stderr.close()
+        status = int(module.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+        return status
+    except BrokenPipeError:  # `course ... | head`: the reader has gone, nothing to say
+        _silence_stdout()
         return 0
     except KeyboardInterrupt:
         print(f"course {args.command}: interrupted", file=sys.stderr)
         return 130
+    except CourseError as exc:
+        if args.debug:
+            raise
+        print(f"course {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, ModuleNotFoundError) and _missing_package(exc):
+            print(f"course {args.command}: missing package {exc.name}: run 'make install' "
+                  "(or pip install the course again) and retry", file=sys.stderr)
+            return 2
+        traceback.print_exc()
+        print(f"course {args.command}: unexpected {type(exc).__name__}: this is a bug in the "
+              "course, not your mistake; please report it with the traceback above",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

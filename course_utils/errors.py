@@ -6,11 +6,21 @@ it as one line (or one paragraph) and exits with status 2 instead of showing a t
 
 from __future__ import annotations
 
-__all__ = ["CourseError", "OfflineError", "WeightsError", "DataError"]
+__all__ = [
+    "CourseError", "UsageError", "OfflineError", "WeightsError", "DataError",
+    "UnsupportedKerasError",
+]
 
 
 class CourseError(Exception):
     """A problem the user can fix; the message says how."""
+
+
+class UsageError(CourseError, ValueError):
+    """An argument value the user can fix (an unknown name, an option out of range).
+
+    Also a ``ValueError``, so library callers can catch it as the usual bad-argument error.
+    """
 
 
 class OfflineError(CourseError):
@@ -23,3 +33,10 @@ class WeightsError(CourseError):
 
 class DataError(CourseError):
     """An image or dataset is missing, unreadable or malformed."""
+
+
+class UnsupportedKerasError(CourseError):
+    """The installed Keras lacks an internal a check or helper needs (the message names the version).
+
+    Raised instead of passing: see :mod:`course_utils.keras_internals`.
+    """

@@ -10,24 +10,39 @@ does not merge them, so folding saves real time on a CPU (MobileNetV2 has 52 suc
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from typing import Any
 
-__all__ = ["fold_batchnorm", "foldable_pairs"]
+from . import keras_internals
+from .errors import UnsupportedKerasError
+
+__all__ = ["fold_batchnorm", "foldable_pairs", "FoldingUnavailableWarning"]
+
+_warned = False  # say once per process that folding is off
 
 
-def _functional_class() -> type:
-    from keras.src.models.functional import Functional
+class FoldingUnavailableWarning(UserWarning):
+    """This Keras lacks an internal that folding needs; models run unfolded (same results)."""
 
-    return Functional
+
+def _unavailable(error: UnsupportedKerasError) -> None:
+    """Warn (once per process) that folding is off on this Keras."""
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(f"BatchNorm folding is off, models run unfolded (same results, slower): "
+                      f"{error}", FoldingUnavailableWarning, stacklevel=3)
 
 
 def _check_model(model: Any) -> None:
+    """Raise TypeError unless ``model`` is a functional model (UnsupportedKerasError if unsure)."""
     import keras
 
     if not isinstance(model, keras.Model):
         raise TypeError(f"fold_batchnorm expects a keras.Model, got {type(model).__name__}")
-    if isinstance(model, keras.Sequential) or not isinstance(model, _functional_class()):
+    if isinstance(model, keras.Sequential) or not isinstance(
+            model, keras_internals.functional_class()):
         raise TypeError(
             f"fold_batchnorm needs a functional model, got {type(model).__name__}: rebuild it "
             "with keras.Model(inputs, outputs) (a built Sequential model: "
@@ -37,6 +52,37 @@ def _check_model(model: Any) -> None:
 
 def _channel_axis(conv: Any) -> int:
     return 1 if conv.data_format == "channels_first" else 3
+
+
+def _pairs(model: Any) -> dict[int, Any]:
+    """:func:`foldable_pairs` without the fallback (UnsupportedKerasError propagates)."""
+    import keras
+
+    _check_model(model)
+    calls = keras_internals.layer_calls(model)
+    call_count = Counter(id(call.operation) for call in calls)
+    consumers = Counter(id(t) for call in calls for t in call.inputs)
+    consumers.update(id(t) for t in model.outputs)
+    producer = {id(t): call.operation for call in calls for t in call.outputs}
+    pairs = {}
+    for call in calls:
+        bn = call.operation
+        if type(bn) is not keras.layers.BatchNormalization or call_count[id(bn)] != 1:
+            continue
+        if len(call.inputs) != 1 or call.kwargs.get("training") is True:
+            continue
+        tensor = call.inputs[0]
+        conv = producer.get(id(tensor))
+        if type(conv) not in (keras.layers.Conv2D, keras.layers.DepthwiseConv2D):
+            continue
+        if (call_count[id(conv)] != 1 or consumers[id(tensor)] != 1
+                or conv.activation is not keras.activations.linear
+                or getattr(conv, "quantization_mode", None) is not None
+                or getattr(conv, "lora_enabled", False)
+                or bn.axis % 4 != _channel_axis(conv)):
+            continue
+        pairs[id(bn)] = pairs[id(conv)] = (conv, bn)
+    return pairs
 
 
 def foldable_pairs(model: Any) -> dict[int, Any]:
@@ -52,37 +98,18 @@ def foldable_pairs(model: Any) -> dict[int, Any]:
 
     Returns:
         A dict mapping ``id(bn_layer)`` and ``id(conv_layer)`` to the ``(conv_layer, bn_layer)``
-        pair; nested models are not searched.
+        pair; nested models are not searched. Empty, with a one-time
+        :class:`FoldingUnavailableWarning`, on a Keras whose graph internals the course cannot
+        read.
 
     Raises:
         TypeError: ``model`` is not a functional ``keras.Model``.
     """
-    import keras
-
-    _check_model(model)
-    nodes = [node for depth in model._nodes_by_depth.values() for node in depth]
-    calls = Counter(id(node.operation) for node in nodes)
-    consumers = Counter(id(t) for node in nodes for t in node.input_tensors)
-    consumers.update(id(t) for t in model.outputs)
-    pairs = {}
-    for node in nodes:
-        bn = node.operation
-        if type(bn) is not keras.layers.BatchNormalization or calls[id(bn)] != 1:
-            continue
-        if len(node.input_tensors) != 1 or node.arguments.kwargs.get("training") is True:
-            continue
-        tensor = node.input_tensors[0]
-        conv = tensor._keras_history.operation
-        if type(conv) not in (keras.layers.Conv2D, keras.layers.DepthwiseConv2D):
-            continue
-        if (calls[id(conv)] != 1 or consumers[id(tensor)] != 1
-                or conv.activation is not keras.activations.linear
-                or getattr(conv, "quantization_mode", None) is not None
-                or getattr(conv, "lora_enabled", False)
-                or bn.axis % 4 != _channel_axis(conv)):
-            continue
-        pairs[id(bn)] = pairs[id(conv)] = (conv, bn)
-    return pairs
+    try:
+        return _pairs(model)
+    except UnsupportedKerasError as error:
+        _unavailable(error)
+        return {}
 
 
 def _folded_weights(conv: Any, bn: Any) -> list:
@@ -130,22 +157,33 @@ def fold_batchnorm(model: Any) -> Any:
         model: a functional ``keras.Model`` (``keras.applications`` models, for instance).
 
     Returns:
-        A new functional ``keras.Model`` with the same inputs, outputs and layer names.
+        A new functional ``keras.Model`` with the same inputs, outputs and layer names; ``model``
+        itself, with a one-time :class:`FoldingUnavailableWarning`, on a Keras whose graph
+        internals the course cannot read (:mod:`course_utils.keras_internals`).
 
     Raises:
         TypeError: ``model`` is not a ``keras.Model``, or is not functional (a subclassed or
             Sequential model).
     """
+    try:
+        pairs = _pairs(model)
+    except UnsupportedKerasError as error:
+        _unavailable(error)
+        return model
+    return _fold(model, pairs)
+
+
+def _fold(model: Any, pairs: dict[int, Any]) -> Any:
+    """Clone ``model`` with ``pairs`` folded (see :func:`fold_batchnorm`)."""
     import keras
 
-    _check_model(model)
-    pairs = foldable_pairs(model)
+    functional = keras_internals.functional_class()
     clones = []  # (original layer, its clone) pairs whose weights must be copied or folded
     identities = set()  # ids of the Identity layers that replace folded BatchNormalization
 
     def clone_function(layer):
-        if isinstance(layer, _functional_class()) and not isinstance(layer, keras.Sequential):
-            return fold_batchnorm(layer)  # nested models carry their own (folded) weights
+        if isinstance(layer, functional) and not isinstance(layer, keras.Sequential):
+            return _fold(layer, _pairs(layer))  # nested models carry their own folded weights
         pair = pairs.get(id(layer))
         if pair is not None and layer is pair[1]:
             identity = keras.layers.Identity(name=layer.name, dtype=layer.dtype_policy)
@@ -163,9 +201,12 @@ def fold_batchnorm(model: Any) -> Any:
             return layer(args[0])  # drop the BatchNormalization call's training / mask arguments
         return layer(*args, **kwargs)
 
+    input_names = {id(layer.output): layer.name for layer in model.layers
+                   if isinstance(layer, keras.layers.InputLayer)}
+
     def new_input(tensor):  # keep the input layers' names too
-        name = tensor._keras_history.operation.name
-        return keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype, name=name)
+        return keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype,
+                           name=input_names.get(id(tensor)))
 
     input_tensors = keras.tree.map_structure(new_input, model.input)
     folded = keras.models.clone_model(model, input_tensors=input_tensors,

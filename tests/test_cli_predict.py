@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _reference import REFERENCE_TOP5, TOLERANCE, reference_image
 from PIL import Image
 from skimage import data
-from test_lite0 import REFERENCE_TOP5, TOLERANCE, reference_image
 
 from course_utils import cli
 

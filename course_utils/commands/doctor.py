@@ -16,8 +16,12 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from course_utils import doctor, env
+    from course_utils.errors import UsageError
 
-    env.select_profile(args.profile)  # validates the name
+    try:
+        env.select_profile(args.profile)  # validates the name
+    except ValueError as exc:  # an unknown --profile (or COURSE_PROFILE): the user's to fix
+        raise UsageError(str(exc)) from None
     if args.profile:
         os.environ["COURSE_PROFILE"] = args.profile
     results = doctor.checks()

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 HELP = "print the top ImageNet classes of images (default model: the best available offline)"
+NEEDS_TENSORFLOW = True
 FALLBACK_MODEL = "efficientnet_lite0"
 
 
@@ -63,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from course_utils import backbones, imagenet
+    from course_utils.errors import UsageError
 
     if not 1 <= args.top <= 1000:
-        raise ValueError(f"--top must be from 1 to 1000, not {args.top}")
+        raise UsageError(f"--top must be from 1 to 1000, not {args.top}")
     entry = backbones.get(args.model) if args.model else backbones.get(default_model())
     status, images, arrays = 0, [], []
     for path in args.images:

@@ -1,9 +1,10 @@
 """``course weights fetch|verify|list``: pre-stage, check and list backbone weights.
 
 On a machine with internet, ``course weights fetch NAME... --dir DIR`` downloads (hash checked)
-the weights; copy DIR to an offline machine and set ``COURSE_WEIGHTS_DIR=DIR``.
-``course weights verify`` re-hashes every known file (exit 1 if any is bad); ``course weights
-list`` shows what works offline, with sizes and licences.
+the weights; copy DIR to an offline machine and set ``COURSE_WEIGHTS_DIR=DIR`` (EfficientNet-Lite0
+is not staged: its weights come from an installed package on every machine). ``course weights
+verify`` re-hashes every known file without writing anything (exit 1 if any is bad);
+``course weights list`` shows what works offline, with sizes and licences.
 """
 
 from __future__ import annotations
@@ -32,13 +33,19 @@ def _size(n: int) -> str:
 
 def _fetch(args: argparse.Namespace) -> int:
     from course_utils import backbones, weights
-    from course_utils.errors import CourseError
+    from course_utils.errors import CourseError, UsageError
+    from course_utils.weight_files import InstalledPackage
 
     if args.all == bool(args.names):
-        raise ValueError("name the backbones to fetch, or give --all (not both)")
+        raise UsageError("name the backbones to fetch, or give --all (not both)")
     names = backbones.names() if args.all else [backbones.get(n).name for n in args.names]
     status = 0
     for name in names:
+        source = backbones.get(name).weights
+        if isinstance(source, InstalledPackage) and args.dir is not None:
+            print(f"-   {name:<20} nothing to stage: its weights come from the installed "
+                  f"package {source.pip_name}")
+            continue
         try:
             for path in weights.fetch([name], dest=args.dir):
                 print(f"ok  {name:<20} {path} ({_size(path.stat().st_size)})")
@@ -52,14 +59,15 @@ def _verify(args: argparse.Namespace) -> int:
     from course_utils import weights
 
     folder = weights.keras_cache_dir() if args.dir is None else args.dir
-    checked = list(weights.known_files(folder))
-    problems = weights.verify(folder)
+    checked = weights.files_to_verify(args.dir)
+    problems = weights.verify(args.dir)
     for path, problem in problems:
         print(f"BAD {path}: {problem}")
-    print(f"{len(checked)} weights files checked in {folder}, {len(problems)} bad")
+    print(f"{len(checked)} weights files checked in {folder}"
+          + (" and installed packages" if args.dir is None else "") + f", {len(problems)} bad")
     if problems:
-        print("fix: delete the bad files and run 'course weights fetch NAME' again",
-              file=sys.stderr)
+        print("fix: delete the bad files and run 'course weights fetch NAME' again (for a file "
+              "inside an installed package: reinstall that package)", file=sys.stderr)
     return 1 if problems else 0
 
 
