@@ -35,7 +35,7 @@ c.Execute.interrupt_on_timeout = True
 # Warnings on stderr (TensorFlow, absl, Keras) must not cost points: strip stderr streams from
 # graded cells after execution and before scoring; `error` outputs are kept and still score 0.
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "course_utils.grading.execute.GuardedExecute",  # nbgrader's Execute + the test guard
     "course_utils.grading.preprocessors.StripStderr",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

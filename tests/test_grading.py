@@ -11,67 +11,25 @@ import csv
 import json
 import shutil
 import zipfile
-from pathlib import Path
 
 import nbformat
 import pytest
+import toy_course
 
 from course_utils import cli
 from course_utils.errors import CourseError
 from course_utils.grading import batch, check, feedback, release, repair
 
-REPO = Path(__file__).resolve().parents[1]
-v4 = nbformat.v4
-
-
-def _meta(grade_id, grade=False, solution=False, locked=False, points=0):
-    meta = {"grade_id": grade_id, "grade": grade, "solution": solution, "locked": locked,
-            "schema_version": 3}
-    if grade:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-def _source_notebook():
-    cells = [
-        v4.new_markdown_cell("# Toy assignment", metadata=_meta("intro", locked=True)),
-        v4.new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
-                         "    ### END SOLUTION", metadata=_meta("answer_double", solution=True)),
-        v4.new_code_cell("# double() doubles small integers\nfrom course_utils import checks\n\n"
-                         'checks.expect_number(double(2), 4, name="double(2)")\n'
-                         "### BEGIN HIDDEN TESTS\n"
-                         'checks.expect_number(double(-21), -42, name="double(-21)")\n'
-                         "### END HIDDEN TESTS",
-                         metadata=_meta("test_double", grade=True, locked=True, points=2)),
-        v4.new_code_cell('def animal():\n    ### BEGIN SOLUTION\n    return "cat"\n'
-                         "    ### END SOLUTION", metadata=_meta("answer_animal", solution=True)),
-        v4.new_code_cell('# animal() names the animal\nchecks.expect_equal(animal(), "cat", '
-                         'name="animal()")',
-                         metadata=_meta("test_animal", grade=True, locked=True, points=1)),
-    ]
-    nb = v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    return nb
-
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A course root with the toy assignment released."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    (root / "solutions/toy").mkdir(parents=True)
-    nbformat.write(_source_notebook(), root / "solutions/toy/toy.ipynb")
-    release.release(root=root)
-    return root
+    return toy_course.make_course(tmp_path_factory.mktemp("course"))
 
 
 def _variants(course):
-    solution = nbformat.read(course / "solutions/toy/toy.ipynb", as_version=4)
     exercise = nbformat.read(course / "exercises/toy/toy.ipynb", as_version=4)
-    answer = copy.deepcopy(exercise)
-    answer.cells[1].source, answer.cells[3].source = solution.cells[1].source, \
-        'def animal():\n    return "cat"'
+    answer = toy_course.answered(course)
 
     def edited(index, text, base=answer):
         nb = copy.deepcopy(base)
@@ -198,7 +156,7 @@ def test_bad_arguments_exit_2(course, tmp_path, capsys):
 
 
 def test_feedback_hides_hidden_tests(course, graded):
-    pages = feedback.feedback("toy", root=course)
+    pages = feedback.feedback("toy", root=course, workers=2, cell_timeout=5)
     assert len(pages) == len(EXPECTED) - 2  # not the unreadable and the dead-kernel students
     for page in pages:
         text = page.read_text()
@@ -225,9 +183,9 @@ def test_check_previews_visible_tests(course, graded):
 
 
 def test_repair_keeps_one_copy_of_duplicated_test():
-    nb = _source_notebook()
+    nb = toy_course.source_notebook()
     nb.cells.append(copy.deepcopy(nb.cells[2]))
-    notes = repair.repair(nb, _source_notebook())
+    notes = repair.repair(nb, toy_course.source_notebook())
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     assert ids.count("test_double") == 1 and notes
 
@@ -270,3 +228,30 @@ def test_regrade_keeps_manual_scores(course, graded, tmp_path):
     with Gradebook(f"sqlite:///{db}") as gradebook:
         kept = gradebook.find_grade(name, "toy", "toy", "solution")
         assert kept.manual_score == 0.5
+
+
+def _no_bwrap(monkeypatch):
+    from course_utils.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "bubblewrap (bwrap) is not "
+                                                               "installed")
+
+
+def test_no_sandbox_possible_refuses_in_one_line(course, graded, monkeypatch, capsys):
+    """Where bwrap cannot run, autograde and feedback refuse, naming the fix and --no-sandbox."""
+    _no_bwrap(monkeypatch)
+    assert cli.main(["autograde", str(graded[0]), "--root", str(course)]) == 2
+    assert cli.main(["feedback", "--root", str(course)]) == 2
+    for line in capsys.readouterr().err.strip().splitlines():
+        assert "refusing to grade without a sandbox" in line and "--no-sandbox" in line
+
+
+def test_no_sandbox_is_announced_and_recorded(course, graded, tmp_path, monkeypatch, capsys):
+    _no_bwrap(monkeypatch)
+    (tmp_path / "subs/solution/toy").mkdir(parents=True)
+    shutil.copy(graded[0] / "solution/toy/toy.ipynb", tmp_path / "subs/solution/toy/toy.ipynb")
+    assert cli.main(["autograde", str(tmp_path / "subs"), "--root", str(course), "--no-sandbox",
+                     "--gradebook", str(tmp_path / "gb.db"), "--csv", str(tmp_path / "g.csv")]) == 0
+    assert "WITHOUT a sandbox" in capsys.readouterr().err
+    (row,) = csv.DictReader(open(tmp_path / "g.csv"))
+    assert (row["score"], row["sandbox"]) == ("3", "no")

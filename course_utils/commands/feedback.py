@@ -1,4 +1,4 @@
-"""``course feedback``: per-student HTML feedback, with hidden tests removed."""
+"""``course feedback``: per-student HTML feedback from a run with only the visible tests."""
 
 from __future__ import annotations
 
@@ -12,11 +12,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", help="only this assignment")
     parser.add_argument("--gradebook", help="gradebook file (default: <course>/gradebook.db)")
     parser.add_argument("--root", help="course root (default: this course)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run the students' notebooks without bubblewrap (unsafe)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from course_utils.commands._paths import course_root
     from course_utils.grading.feedback import feedback
 
-    for path in feedback(args.assignment, root=args.root, gradebook_path=args.gradebook):
+    course_root(args.root)
+    if args.no_sandbox:
+        import sys
+
+        print("WARNING: running student notebooks WITHOUT a sandbox (--no-sandbox)",
+              file=sys.stderr)
+    for path in feedback(args.assignment, root=args.root, gradebook_path=args.gradebook,
+                         sandbox=not args.no_sandbox):
         print(f"wrote {path}")
     return 0

@@ -48,7 +48,8 @@ def asserts_enabled_or_refuse() -> None:
 def autograde(submissions: Path | str, assignment: str | None = None, workers: int = 1,
               root: Path | str | None = None, gradebook_path: Path | str | None = None,
               csv_path: Path | str | None = None, cell_timeout: int = runner.CELL_TIMEOUT,
-              notebook_timeout: int = runner.NOTEBOOK_TIMEOUT,
+              notebook_timeout: int = runner.NOTEBOOK_TIMEOUT, sandbox: bool = True,
+              memory_limit: int = runner.MEMORY_LIMIT,
               on_result: Callable[[runner.Result], None] | None = None) -> list[runner.Result]:
     """Grade every submission found in ``submissions``.
 
@@ -60,18 +61,27 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
         gradebook_path: gradebook file (default ``<root>/gradebook.db``).
         csv_path: CSV written at the end (default ``<root>/grades.csv``).
         cell_timeout, notebook_timeout: seconds per cell and for a whole notebook.
+        sandbox: run each kernel in the bubblewrap sandbox (:mod:`.sandbox`). False only when
+            the instructor asked for it (``--no-sandbox``); grades.csv records it.
+        memory_limit: bytes one student's grading may use before it is stopped.
         on_result: called with each result as soon as it is merged.
 
     Returns:
         One :class:`runner.Result` per submission, in the order found.
 
     Raises:
-        CourseError: asserts disabled, unknown assignment, nothing to grade.
+        CourseError: asserts disabled, no sandbox possible here (and ``sandbox`` is True),
+            unknown assignment, nothing to grade.
         FileNotFoundError: ``submissions`` does not exist.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     asserts_enabled_or_refuse()
+    if sandbox:
+        from . import sandbox as sandboxing
+
+        sandboxing.require()
+        sandboxing.warm_caches()
     runner.ensure_tools_on_path()
     root = course.course_root(root)
     known = course.assignments(root)
@@ -89,9 +99,9 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
         results: dict[int, runner.Result] = {}
         errors: dict[tuple[str, str], str] = {}
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(runner.grade, templates[s.assignment], s.student,
-                                   s.assignment, s.path, known[s.assignment], workdir,
-                                   cell_timeout, notebook_timeout): index
+            futures = {pool.submit(_grade_one, templates[s.assignment], s, known[s.assignment],
+                                   workdir, cell_timeout, notebook_timeout, sandbox,
+                                   memory_limit): index
                        for index, s in enumerate(found)}
             for future in as_completed(futures):
                 submission = found[futures[future]]
@@ -113,8 +123,22 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
                 results[futures[future]] = result
                 if on_result:
                     on_result(result)
-        gradebook.write_csv(main_db, csv_file, errors)
+        gradebook.write_csv(main_db, csv_file, errors,
+                            {(r.student, r.assignment): sandbox for r in results.values()})
     return [results[index] for index in sorted(results)]
+
+
+def _grade_one(template: Path, submission: layout.Submission, stem: str, workdir: Path,
+               *limits) -> runner.Result:
+    """Grade one found submission, or report why it cannot be graded."""
+    if submission.problem:
+        return runner.Result(submission.student, submission.assignment,
+                             error=submission.problem)
+    result = runner.grade(template, submission.student, submission.assignment, submission.path,
+                          stem, workdir, *limits)
+    if submission.note:
+        result.notes.insert(0, submission.note)
+    return result
 
 
 def _store(result: runner.Result, root: Path, main_db: Path, original: Path, stem: str) -> None:

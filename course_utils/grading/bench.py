@@ -51,7 +51,8 @@ def _seconds(code: str) -> float:
 
 def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
         assignment: str | None = None) -> dict:
-    """Grade ``submissions`` copies of an assignment's solution once per worker count.
+    """Grade ``submissions`` copies of an assignment's solution once per worker count, in the
+    sandbox, and once more with one worker and no sandbox, to price the sandbox.
 
     Args:
         submissions: copies graded per worker count.
@@ -60,7 +61,7 @@ def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
 
     Returns:
         ``{"submissions": N, "per_submission_s": {w: s}, "per_hour": {w: n},
-        "speedup": x, "parts_s": {...}}``.
+        "speedup": x, "sandbox_cost_s": s, "sandbox_cost_percent": p, "parts_s": {...}}``.
     """
     name = assignment or "bench"
     report: dict = {"assignment": name, "submissions": submissions, "per_submission_s": {},
@@ -76,22 +77,32 @@ def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
         else:
             shutil.copy(course.source_notebook(course_root, assignment), solution)
         release.release(root=root)
-        for count in workers:
-            folder = Path(tmp) / f"subs{count}"
+        def grade(label: str, count: int, sandbox: bool) -> tuple[float, float]:
+            folder = Path(tmp) / f"subs-{label}"
             for index in range(submissions):
                 target = folder / f"student{index:03d}" / name / f"{name}.ipynb"
                 target.parent.mkdir(parents=True)
                 shutil.copy(solution, target)
             start = time.perf_counter()
-            results = batch.autograde(folder, workers=count, root=root,
-                                      gradebook_path=Path(tmp) / f"gb{count}.db",
-                                      csv_path=Path(tmp) / f"g{count}.csv")
+            results = batch.autograde(folder, workers=count, root=root, sandbox=sandbox,
+                                      gradebook_path=Path(tmp) / f"gb-{label}.db",
+                                      csv_path=Path(tmp) / f"g-{label}.csv")
             elapsed = time.perf_counter() - start
             if any(r.error or r.score != r.max_score for r in results):
                 raise RuntimeError(f"benchmark submissions were not graded in full: {results}")
-            report["per_submission_s"][count] = round(
-                sum(r.seconds for r in results) / len(results), 2)
+            return sum(r.seconds for r in results) / len(results), elapsed
+
+        # First the same submissions with one worker and no bubblewrap (first, so that caches
+        # warmed by it favour the sandboxed runs, not the other way round).
+        unsandboxed = grade("nosandbox", 1, sandbox=False)[0] if 1 in workers else None
+        for count in workers:
+            per_submission, elapsed = grade(f"{count}", count, sandbox=True)
+            report["per_submission_s"][count] = round(per_submission, 2)
             report["per_hour"][count] = round(submissions / elapsed * 3600)
+        if unsandboxed is not None:
+            cost = report["per_submission_s"][1] - unsandboxed
+            report["sandbox_cost_s"] = round(cost, 2)
+            report["sandbox_cost_percent"] = round(100 * cost / unsandboxed, 1)
     rates = report["per_hour"]
     if 1 in rates and len(rates) > 1:
         report["speedup"] = round(max(rates.values()) / rates[1], 2)
@@ -117,6 +128,9 @@ def report(result: dict) -> str:
                      f"{seconds:.1f} s per submission")
     if "speedup" in result:
         lines.append(f"  speed-up with the most workers: {result['speedup']:.2f}x")
+    if "sandbox_cost_s" in result:
+        lines.append(f"  the bubblewrap sandbox costs {result['sandbox_cost_s']:+.2f} s per "
+                     f"submission ({result['sandbox_cost_percent']:+.1f} % of grading without it)")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in result["parts_s"].items())
     lines.append(f"  one submission's fixed costs: {parts}")
     return "\n".join(lines)

@@ -1,71 +1,215 @@
-"""``feedback``: per-student HTML feedback with nbgrader generate_feedback, hidden tests removed.
+"""``feedback``: per-student HTML feedback that never contains hidden tests.
 
-nbgrader_config.py adds ``TrimHiddenTracebacks`` and nbgrader's ``ClearHiddenTests`` to the
-feedback pipeline; this module then verifies every HTML file and deletes (and reports) any that
-still shows a hidden-test marker or a line of hidden test code.
+The scoring run (autograde) executed hidden tests in the student's kernel, so anything that run
+printed may carry them, in any encoding. Feedback therefore comes from a second run of the
+student's own notebook with only the released, visible tests (the test cells of ``exercises/``),
+in the same sandbox. Each graded test cell then gets a line with its score from the gradebook
+and, when it lost points, the scoring run's failure message — one line, shortened, and withheld
+if it quotes hidden-test code or looks like encoded data. Each student is handled on their own:
+a notebook that cannot be run or a page that fails the final leak scan costs only that
+student's page, and is reported.
 """
 
 from __future__ import annotations
 
-import json
+import html as html_lib
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import nbformat
 
 from ..errors import CourseError
 from . import course, runner
+from .execute import is_test_cell
 from .release import hidden_test_lines
+from .repair import SubmissionError, read_notebook, repair
 
-__all__ = ["feedback", "leaks"]
+__all__ = ["feedback", "leaks", "safe_message"]
+
+_ENCODED = re.compile(r"[A-Za-z0-9+/=_-]{40,}")  # base64, hex and the like
 
 
 def leaks(html: str, hidden: set[str]) -> list[str]:
-    """Hidden-test markers or hidden code lines found in ``html``."""
-    import html as html_lib
-    import re
-
+    """Lines of hidden-test code found in ``html`` (marker comments alone reveal nothing, and a
+    student may type them)."""
     text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
-    found = [m for m in ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS") if m in text]
-    return found + sorted(line for line in hidden if line in text)
+    return sorted(line for line in hidden if line in text)
+
+
+def _limit_outputs(nb, max_lines: int = 1000, max_chars: int = 10_000) -> None:
+    """Shorten huge stream outputs (a million printed lines must not make a 10 MB page)."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                lines = output.text.splitlines(keepends=True)
+                kept = [line if len(line) <= max_chars else line[:max_chars] + " ...\n"
+                        for line in lines[:max_lines]]
+                if len(lines) > max_lines:
+                    kept.append(f"... ({len(lines) - max_lines} more lines not shown)\n")
+                output.text = "".join(kept)
+
+
+def safe_message(message: str, hidden: set[str]) -> str:
+    """The first line of a failure message, at most 200 characters, or a note that it was
+    withheld because it quotes hidden tests or carries encoded data."""
+    first = (message.strip().splitlines() or [""])[0][:200]
+    if any(line in message for line in hidden) or _ENCODED.search(message):
+        return "(the message is withheld: it quoted hidden tests or encoded data)"
+    return first
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _visible_notebook(submitted: Path, release: Path) -> nbformat.NotebookNode:
+    """The student's notebook with the released test cells (no hidden tests), outputs cleared."""
+    nb = read_notebook(submitted)
+    released = nbformat.read(release, as_version=4)
+    repair(nb, released)
+    tests = {_grade_id(c): c.source for c in released.cells if is_test_cell(c)}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if _grade_id(cell) in tests:
+                cell.source = tests[_grade_id(cell)]
+    return nb
+
+
+def _scores(gradebook_path: Path, assignment: str, stem: str, student: str) -> dict[str, tuple]:
+    from nbgrader.api import Gradebook
+
+    from .gradebook import db_url
+
+    with Gradebook(db_url(gradebook_path)) as gb:
+        grades = gb.find_submission_notebook(stem, assignment, student).grades
+        return {g.name: (g.score, g.max_score) for g in grades}
+
+
+def _failures(autograded: Path) -> dict[str, str]:
+    """grade_id -> the scoring run's error message, for test cells that failed."""
+    found = {}
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        if is_test_cell(cell):
+            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+            if errors:
+                found[_grade_id(cell)] = f"{errors[0].ename}: {errors[0].evalue}"
+    return found
+
+
+def _annotate(nb, scores: dict[str, tuple], failures: dict[str, str], hidden: set[str]) -> None:
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if not is_test_cell(cell) or gid not in scores:
+            continue
+        score, max_score = scores[gid]
+        text = f"Score: {score:g} / {max_score:g}"
+        if score < max_score and gid in failures:
+            text += f" — {safe_message(failures[gid], hidden)}"
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text + "\n"))
+
+
+def _render(nb, title: str) -> str:
+    from nbconvert import HTMLExporter
+
+    nb.metadata["title"] = title
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    return body
+
+
+def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: str,
+         hidden: set[str], sandbox: bool, cell_timeout: int, notebook_timeout: int) -> Path:
+    submitted = root / "submitted" / student / assignment / f"{stem}.ipynb"
+    release = root / course.RELEASE / assignment / f"{stem}.ipynb"
+    target = root / "feedback" / student / assignment / f"{stem}.html"
+    with tempfile.TemporaryDirectory(prefix="course-feedback-") as tmp:
+        tmp = Path(tmp)
+        notebook = tmp / "notebook" / f"{stem}.ipynb"  # alone in its folder: the kernel's files
+        notebook.parent.mkdir()
+        try:
+            nbformat.write(_visible_notebook(submitted, release), notebook)
+        except (SubmissionError, OSError) as exc:
+            raise CourseError(f"cannot read the submission: {exc}") from None
+        done = runner.run_child(
+            ["execute", str(notebook), str(tmp / "ran.ipynb"), str(cell_timeout)],
+            tmp, notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",
+                                    "COURSE_SANDBOX_PARENT": str(tmp)})
+        if done.stopped or done.returncode != 0 or not (tmp / "ran.ipynb").exists():
+            why = f"stopped ({done.stopped})" if done.stopped else runner._last_line(done.stdout)
+            raise CourseError(f"the visible-tests run failed: {why}")
+        nb = nbformat.read(tmp / "ran.ipynb", as_version=4)
+    _limit_outputs(nb)
+    autograded = root / "autograded" / student / assignment / f"{stem}.ipynb"
+    _annotate(nb, _scores(gradebook_path, assignment, stem, student), _failures(autograded),
+              hidden)
+    page = _render(nb, f"{assignment}: feedback for {student}")
+    found = leaks(page, hidden)
+    if found:
+        raise CourseError(f"the page showed hidden tests ({found[0]!r}) and was not written")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.tmp")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(target)
+    return target
 
 
 def feedback(assignment: str | None = None, root: Path | str | None = None,
-             gradebook_path: Path | str | None = None) -> list[Path]:
-    """Generate ``feedback/<student>/<assignment>/<notebook>.html`` for autograded students.
+             gradebook_path: Path | str | None = None, sandbox: bool = True,
+             students: list[str] | None = None, workers: int = 1, cell_timeout: int = runner.CELL_TIMEOUT,
+             notebook_timeout: int = runner.NOTEBOOK_TIMEOUT) -> list[Path]:
+    """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every autograded student.
+
+    Args:
+        assignment: only this assignment (default: all that were autograded).
+        root: course root (default: :func:`course.course_root`).
+        gradebook_path: gradebook file (default ``<root>/gradebook.db``).
+        sandbox: run the visible-tests run in the bubblewrap sandbox (``--no-sandbox``: False).
+        students: only these students (default: every autograded one).
+        workers: students handled at once.
+        cell_timeout, notebook_timeout: limits of that run, in seconds.
 
     Returns:
         The HTML files written.
 
     Raises:
-        CourseError: unknown assignment, nothing autograded, generation failed or a leak found.
+        CourseError: unknown assignment, nothing autograded, no sandbox possible, or some
+            students' pages could not be made (the others are written; the message lists them).
     """
     root = course.course_root(root)
     known = course.assignments(root)
     names = [assignment] if assignment else sorted(known)
     if assignment:
         course.source_notebook(root, assignment)
-    extra = {"COURSE_GRADEBOOK": str(Path(gradebook_path).resolve())} if gradebook_path else {}
+    if sandbox:
+        from .sandbox import require, warm_caches
+
+        require()
+        warm_caches()
+    gradebook_path = Path(gradebook_path or root / "gradebook.db").resolve()
     written: list[Path] = []
+    failed: list[str] = []
     for name in names:
-        if not list((root / "autograded").glob(f"*/{name}/*.ipynb")):
+        stem = known[name]
+        graded = sorted(p.parent.parent.name
+                        for p in (root / "autograded").glob(f"*/{name}/{stem}.ipynb"))
+        graded = [s for s in graded if students is None or s in students]
+        if not graded:
             if assignment:
                 raise CourseError(f"nothing autograded for {name}: run `course autograde` first")
             continue
-        done = runner.run_child(["generate_feedback", str(root), name], root,
-                                runner.NOTEBOOK_TIMEOUT, extra)
-        outcome = json.loads((root / "result.json").read_text()) if done else {}
-        (root / "result.json").unlink(missing_ok=True)
-        if not outcome.get("success"):
-            raise CourseError(f"nbgrader generate_feedback failed for {name}: "
-                              f"{(outcome.get('error') or 'timed out').strip()[-300:]}")
         hidden = hidden_test_lines(course.source_notebook(root, name))
-        leaked = []
-        for html in sorted((root / "feedback").glob(f"*/{name}/*.html")):
-            found = leaks(html.read_text(encoding="utf-8"), hidden)
-            if found:  # check every file; never hand back one that shows hidden tests
-                html.unlink()
-                leaked.append(f"{html.relative_to(root)} ({found[0]!r})")
-            else:
-                written.append(html)
-        if leaked:
-            raise CourseError(f"{len(leaked)} feedback file(s) showed hidden tests and were "
-                              f"deleted: {', '.join(leaked[:3])}")
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {student: pool.submit(_one, root, gradebook_path, name, stem, student,
+                                            hidden, sandbox, cell_timeout, notebook_timeout)
+                       for student in graded}
+            for student, future in futures.items():
+                try:
+                    written.append(future.result())
+                except CourseError as exc:
+                    failed.append(f"{student}/{name}: {exc}")
+    if failed:
+        raise CourseError(f"{len(failed)} feedback page(s) not written ({len(written)} written): "
+                          + "; ".join(failed[:3]))
     return written

@@ -84,20 +84,25 @@ def scores(main_db: Path) -> dict[tuple[str, str], tuple[float, float, bool]]:
     return result
 
 
-def write_csv(main_db: Path, path: Path, errors: dict[tuple[str, str], str]) -> None:
+def write_csv(main_db: Path, path: Path, errors: dict[tuple[str, str], str],
+              sandboxed: dict[tuple[str, str], bool] | None = None) -> None:
     """Write ``grades.csv``: every graded submission plus this run's errors.
 
-    Columns: student, assignment, score, max_score, error. A student whose regrade failed keeps
-    the earlier score, with the error beside it.
+    Columns: student, assignment, score, max_score, error, sandbox. A student whose regrade
+    failed keeps the earlier score, with the error beside it. ``sandbox`` is ``yes``/``no`` for
+    the students graded in this run (``no``: ``--no-sandbox``) and empty for earlier ones.
     """
+    sandboxed = sandboxed or {}
     rows = {key: (f"{s:g}", f"{m:g}", "") for key, (s, m, _) in scores(main_db).items()}
     for key, message in errors.items():
         score, max_score, _ = rows.get(key, ("", "", ""))
         rows[key] = (score, max_score, message)
+    rows = {key: (*row, {True: "yes", False: "no"}.get(sandboxed.get(key), ""))
+            for key, row in rows.items()}
     tmp = path.with_name(f".{path.name}.tmp")  # written whole, then renamed: never half a file
     with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "assignment", "score", "max_score", "error"])
+        writer.writerow(["student", "assignment", "score", "max_score", "error", "sandbox"])
         for (student, assignment), row in sorted(rows.items(), key=lambda kv: kv[0][::-1]):
             writer.writerow([student, assignment, *row])
     os.replace(tmp, path)

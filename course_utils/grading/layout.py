@@ -15,11 +15,13 @@ __all__ = ["Submission", "find_submissions", "unpack"]
 
 @dataclasses.dataclass(frozen=True)
 class Submission:
-    """One student's notebook for one assignment."""
+    """One student's notebook for one assignment (``problem``: why it cannot be graded)."""
 
     student: str
     assignment: str
-    path: Path
+    path: Path | None
+    note: str | None = None
+    problem: str | None = None
 
 
 def unpack(path: Path, workdir: Path) -> Path:
@@ -57,21 +59,38 @@ def find_submissions(root: Path, notebooks: dict[str, str],
         CourseError: nothing recognisable was found.
     """
     wanted = {assignment: notebooks[assignment]} if assignment else notebooks
-    found: dict[tuple[str, str], Path] = {}
+    found: dict[tuple[str, str], Submission] = {}
     for name, stem in wanted.items():
-        for path in root.glob(f"*/{name}/{stem}.ipynb"):
-            found[(path.parent.parent.name, name)] = path
+        for folder in root.glob(f"*/{name}/"):
+            student = folder.parent.name
+            found[(student, name)] = _in_folder(student, name, stem, folder)
     for path in sorted(root.glob("*.ipynb")):  # flat: <student>_<notebook>.ipynb
         for name, stem in wanted.items():
             suffix = f"_{stem}.ipynb"
             if path.name.endswith(suffix) and len(path.name) > len(suffix):
-                found[(path.name[: -len(suffix)], name)] = path
+                student = path.name[: -len(suffix)]
+                found[(student, name)] = Submission(student, name, path)
     if not found:
         names = ", ".join(f"<student>/{a}/{s}.ipynb or <student>_{s}.ipynb"
                           for a, s in sorted(wanted.items()))
         raise CourseError(f"{root}: no submissions found; expected {names}")
-    return [Submission(student, name, path)
-            for (student, name), path in sorted(found.items(), key=lambda kv: kv[0][::-1])]
+    return [found[key] for key in sorted(found, key=lambda key: key[::-1])]
+
+
+def _in_folder(student: str, assignment: str, stem: str, folder: Path) -> Submission:
+    """The notebook to grade in ``<student>/<assignment>/``: the expected one, else the only one."""
+    expected = folder / f"{stem}.ipynb"
+    others = sorted(p.name for p in folder.glob("*.ipynb") if p != expected)
+    if expected.is_file():
+        note = f"ignored other notebooks: {', '.join(others)}" if others else None
+        return Submission(student, assignment, expected, note=note)
+    if len(others) == 1:
+        return Submission(student, assignment, folder / others[0],
+                          note=f"graded {others[0]} in place of {stem}.ipynb")
+    found = f"found {', '.join(others)}" if others else "the folder has no notebook"
+    return Submission(student, assignment, None,
+                      problem=f"no {stem}.ipynb in {student}/{assignment}/ ({found}); submit "
+                              f"the assignment's notebook as {stem}.ipynb")
 
 
 def copy_into(submission: Submission, submitted_dir: Path, stem: str) -> Path:

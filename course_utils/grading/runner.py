@@ -23,11 +23,14 @@ from pathlib import Path
 from .course import SOURCE
 from .repair import SubmissionError, repair_file
 
-__all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "Result", "kernel_env", "prepare_template",
-           "grade", "run_nbgrader", "run_child", "ensure_tools_on_path"]
+__all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "ChildRun", "Result", "kernel_env",
+           "prepare_template", "grade", "execute_notebook", "run_nbgrader", "run_child",
+           "ensure_tools_on_path"]
 
 CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
 NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
+GUARD_REPORT = "guard.json"  # the test guard's findings, written outside the sandbox
+MEMORY_LIMIT = 6 * 2**30  # bytes for one student's grading process tree (kernel included)
 
 
 @dataclasses.dataclass
@@ -67,30 +70,78 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def run_child(args: list[str], cwd: Path, timeout: float,
-              extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess | None:
-    """Run a grading process; on timeout kill it and every descendant (kernels have their own
-    session, so a process-group kill would miss them) and return None."""
+@dataclasses.dataclass
+class ChildRun:
+    """How a grading process ended: its exit status and output, or why it was stopped."""
+
+    returncode: int | None
+    stdout: str
+    stopped: str | None = None  # "time" or "memory" when it was killed
+
+
+def _kill_tree(pid: int) -> None:
     import psutil
 
-    proc = subprocess.Popen([sys.executable, "-m", __name__, *args], cwd=cwd,
-                            env={**kernel_env(), **(extra_env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        out, _ = proc.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
-    except subprocess.TimeoutExpired:
+        parent = psutil.Process(pid)
+        family = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in family:
         try:
-            family = psutil.Process(proc.pid).children(recursive=True)
+            process.kill()
         except psutil.NoSuchProcess:
-            family = []
-        for process in [*family, psutil.Process(proc.pid)]:
+            pass
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    total = 0
+    try:
+        parent = psutil.Process(pid)
+        for process in [parent, *parent.children(recursive=True)]:
             try:
-                process.kill()
+                total += process.memory_info().rss
             except psutil.NoSuchProcess:
                 pass
-        proc.communicate()
-        return None
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
+def run_child(args: list[str], cwd: Path, timeout: float,
+              extra_env: dict[str, str] | None = None,
+              memory_limit: int = MEMORY_LIMIT) -> ChildRun:
+    """Run a grading process (and its kernel) under a time and a memory limit.
+
+    Kernels have their own session (a process-group kill would miss them), so the whole
+    process tree is watched: its resident memory is summed twice a second and the tree is
+    killed above ``memory_limit`` bytes or after ``timeout`` seconds.
+    """
+    import tempfile
+
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
+        proc = subprocess.Popen([sys.executable, "-m", __name__, *args], cwd=cwd,
+                                env={**kernel_env(), **(extra_env or {})},
+                                stdout=log, stderr=subprocess.STDOUT, text=True)
+        stopped = None
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                stopped = "time"
+            elif _tree_rss(proc.pid) > memory_limit:
+                stopped = "memory"
+            if stopped:
+                _kill_tree(proc.pid)
+                break
+            try:
+                proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+        proc.wait()
+        log.seek(0)
+        return ChildRun(None if stopped else proc.returncode, log.read(), stopped)
 
 
 def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
@@ -103,11 +154,11 @@ def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     done = run_child(["generate_assignment", str(template), assignment], template, NOTEBOOK_TIMEOUT)
     result = _read_result(template)
-    if done is None or not result.get("success"):
+    if done.stopped or not result.get("success"):
         from ..errors import CourseError
 
         raise CourseError(f"nbgrader generate_assignment failed for {assignment}: "
-                          f"{_last_line(result.get('error') or (done and done.stdout) or '')}")
+                          f"{_last_line(result.get('error') or done.stdout)}")
     return template
 
 
@@ -136,8 +187,14 @@ def _diagnose(log: str, returncode: int) -> str:
 
 def grade(template: Path, student: str, assignment: str, notebook: Path, stem: str,
           workdir: Path, cell_timeout: int = CELL_TIMEOUT,
-          notebook_timeout: int = NOTEBOOK_TIMEOUT) -> Result:
-    """Grade ``notebook`` for ``student``; never raises for a problem in the submission."""
+          notebook_timeout: int = NOTEBOOK_TIMEOUT, sandbox: bool = True,
+          memory_limit: int = MEMORY_LIMIT) -> Result:
+    """Grade ``notebook`` for ``student``; never raises for a problem in the submission.
+
+    The score is computed here, outside the sandbox, from the automatic scores of the scoring
+    run; manual scores are never read from the private gradebook, and a submission the test
+    guard found tampered with gets no score (``error`` says why).
+    """
     start = time.perf_counter()
     folder = workdir / f"{_safe(student)}--{assignment}"
     result = Result(student, assignment, folder=folder)
@@ -150,11 +207,16 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
         result.error = str(exc)
         return result
     done = run_child(["autograde", str(folder), assignment, student, str(cell_timeout)], folder,
-                notebook_timeout)
+                     notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",
+                                        "COURSE_SANDBOX_PARENT": str(folder)}, memory_limit)
     result.seconds = time.perf_counter() - start
-    if done is None:
+    if done.stopped == "time":
         result.error = (f"the notebook ran longer than {notebook_timeout} s in total (an endless "
                         "loop, or training for too long?) and was stopped")
+        return result
+    if done.stopped == "memory":
+        result.error = (f"the notebook used more than {memory_limit / 2**30:g} GiB of memory and "
+                        "was stopped (a very large array or model?)")
         return result
     outcome = _read_result(folder)
     graded = folder / "autograded" / student / assignment / f"{stem}.ipynb"
@@ -162,19 +224,38 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
     if not outcome.get("success") or not graded.exists():
         result.error = _diagnose(log, done.returncode)
         return result
-    from nbgrader.api import Gradebook
-
-    from .gradebook import db_url
-
-    with Gradebook(db_url(folder / "gradebook.db")) as gb:
-        submission = gb.find_submission(assignment, student)
-        result.score, result.max_score = float(submission.score), float(submission.max_score)
-        if submission.needs_manual_grade:
-            result.notes.append("needs manual grading (a cell could not be graded automatically)")
+    try:
+        findings = json.loads((folder / GUARD_REPORT).read_text())["tampering"]
+    except (OSError, ValueError, KeyError, TypeError):
+        result.error = ("internal error: the test guard left no report (does nbgrader_config.py "
+                        "run course_utils.grading.execute.GuardedExecute?); score withheld")
+        return result
+    if findings:
+        result.error = f"tampering detected, score withheld: {findings[0]}"
+        result.notes.extend(findings[1:])
+        return result
+    result.score, result.max_score, manual = _auto_scores(folder / "gradebook.db", assignment,
+                                                          student)
+    if manual:
+        result.notes.append("needs manual grading (a cell could not be graded automatically)")
     text = graded.read_text(encoding="utf-8")
     if "CellTimeoutError" in text:
         result.notes.append(f"a cell ran longer than {cell_timeout} s and was interrupted")
     return result
+
+
+def _auto_scores(db: Path, assignment: str, student: str) -> tuple[float, float, bool]:
+    """(sum of automatic scores, maximum, needs manual grading) of one graded submission."""
+    from nbgrader.api import Gradebook
+
+    from .gradebook import db_url
+
+    with Gradebook(db_url(db)) as gb:
+        grades = [g for nb in gb.find_submission(assignment, student).notebooks
+                  for g in nb.grades]
+        return (float(sum(g.auto_score or 0 for g in grades)),
+                float(sum(g.max_score for g in grades)),
+                any(g.needs_manual_grade for g in grades))
 
 
 def run_nbgrader(command: str, root: Path, assignment: str, student: str | None = None,
@@ -189,6 +270,8 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     overrides = Config()
     overrides.CourseDirectory.root = str(root)
     overrides.Execute.timeout = cell_timeout
+    overrides.GuardedExecute.sandbox = os.environ.get("COURSE_SANDBOX") == "1"
+    overrides.GuardedExecute.report = str(root / GUARD_REPORT)
     if os.environ.get("COURSE_GRADEBOOK"):
         overrides.CourseDirectory.db_url = f"sqlite:///{os.environ['COURSE_GRADEBOOK']}"
     config.merge(overrides)
@@ -202,7 +285,31 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     raise ValueError(f"unknown nbgrader command {command!r}")
 
 
+def execute_notebook(source: Path, target: Path, cell_timeout: int, sandbox: bool) -> None:
+    """Run ``source`` in a fresh (sandboxed) kernel, errors allowed, and write ``target``."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from .sandbox import GuardedKernelManager, SandboxedKernelManager
+
+    nb = nbformat.read(source, as_version=4)
+    NotebookClient(nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
+                   interrupt_on_timeout=True,
+                   kernel_manager_class=SandboxedKernelManager if sandbox else
+                   GuardedKernelManager,
+                   resources={"metadata": {"path": str(source.parent)}}).execute()
+    nbformat.write(nb, target)
+
+
 def _main(argv: list[str]) -> int:
+    if argv[0] == "execute":  # execute SOURCE TARGET CELL_TIMEOUT (the feedback run)
+        try:
+            execute_notebook(Path(argv[1]), Path(argv[2]), int(argv[3]),
+                             os.environ.get("COURSE_SANDBOX") == "1")
+        except Exception as exc:  # reported to the parent through the exit status and log
+            print(f"{type(exc).__name__}: {exc}")
+            return 1
+        return 0
     command, root, assignment = argv[0], Path(argv[1]), argv[2]
     student = argv[3] if len(argv) > 3 else None
     timeout = int(argv[4]) if len(argv) > 4 else CELL_TIMEOUT

@@ -1,0 +1,142 @@
+"""nbgrader's Execute with the test guard: tests that student code cannot switch off.
+
+:class:`GuardedExecute` replaces ``nbgrader.preprocessors.Execute`` in the autograde pipeline
+(nbgrader_config.py). It starts the guarded kernel (:mod:`.kernel`), in the bubblewrap sandbox
+when ``GuardedExecute.sandbox`` is on (``course autograde`` turns it on). For each graded test
+cell it sends one line that makes :func:`.guard.run` restore a clean state and run the test's
+code, printing a fresh random token only if the code ran to its end. Then, on this side:
+
+* a test cell whose output holds neither its token nor an error did not run (an input
+  transformer, a patched ``run_cell`` ...): it gets an error output, scores 0, and the
+  submission is reported as tampered;
+* two canaries run with a per-run secret, without the clean-up, in the state the test left: an
+  ``assert False`` and a ``course_utils.checks`` call on a wrong value. Both must fail with the
+  secret in their message; if one does not, failures no longer count in that kernel and the
+  submission is reported as tampered.
+
+Findings go to the JSON file named by ``GuardedExecute.report`` (outside the sandbox), which the
+grader reads: a tampered submission's score is withheld.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+
+import nbformat
+from nbclient.util import run_sync
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Unicode
+
+from .sandbox import GuardedKernelManager, SandboxedKernelManager
+
+__all__ = ["GuardedExecute", "is_test_cell"]
+
+
+def is_test_cell(cell) -> bool:
+    """A graded, non-answer code cell: the instructor's tests."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _call(code: str, token: str, clean: bool = True) -> str:
+    payload = base64.b64encode(code.encode("utf-8")).decode("ascii")
+    return (f"__import__('course_utils.grading.guard', fromlist=['run']).run("
+            f"'{payload}', '{token}', clean={clean})")
+
+
+def _take_token(cell: NotebookNode, token: str) -> bool:
+    """Whether ``token`` is in the cell's stdout; remove it (and outputs left empty)."""
+    found = False
+    kept = []
+    for output in cell.outputs:
+        if output.output_type == "stream" and output.get("name") == "stdout" \
+                and token in output.text:
+            found = True
+            output.text = output.text.replace(f"\n{token}\n", "").replace(token, "")
+            if not output.text:
+                continue
+        kept.append(output)
+    cell.outputs = kept
+    return found
+
+
+def _error(ename: str, message: str) -> NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=message,
+                                  traceback=[f"{ename}: {message}"])
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute, with guarded test cells and canaries (see the module docstring)."""
+
+    sandbox = Bool(False, help="Run the kernel in the bubblewrap sandbox.").tag(config=True)
+    report = Unicode("", help="JSON file for tampering findings (empty: not written).").tag(
+        config=True)
+
+    def create_kernel_manager(self):  # noqa: D102 (nbclient's API)
+        self.kernel_manager_class = SandboxedKernelManager if self.sandbox else \
+            GuardedKernelManager
+        self.kernel_name = "python3"  # whatever kernel the submission's metadata names
+        return super().create_kernel_manager()
+
+    def preprocess(self, nb, resources=None, km=None):  # noqa: D102 (nbconvert's API)
+        self.findings: list[str] = []
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if self.report:
+                with open(self.report, "w", encoding="utf-8") as handle:
+                    json.dump({"tampering": self.findings}, handle)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None,
+                                 store_history=True):  # noqa: D102 (nbclient's API)
+        if not is_test_cell(cell) or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                    store_history)
+        grade_id = cell.metadata["nbgrader"].get("grade_id", f"cell {cell_index}")
+        original, token = cell.source, secrets.token_hex(16)
+        cell.source = _call(original, token)
+        try:
+            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            cell.source = original
+        ran = _take_token(cell, token)
+        for output in cell.outputs:  # the guard's own frames say nothing about the answer
+            if output.output_type == "error":
+                output.traceback = [line for line in output.traceback
+                                    if "course_utils.grading.guard" not in line
+                                    and "guard.py" not in line]
+        if not ran and not any(out.output_type == "error" for out in cell.outputs):
+            self.findings.append(f"test {grade_id} neither passed nor failed: its code was "
+                                 "changed or skipped at run time")
+            cell.outputs.append(_error("TestDidNotRun", "this test did not run to its end "
+                                       "(its code was changed or skipped at run time)"))
+        await self._canaries(cell, cell_index, grade_id)
+        return cell
+
+    execute_cell = run_sync(async_execute_cell)  # nbclient binds the base class's otherwise
+
+    async def _canaries(self, cell: NotebookNode, cell_index: int, grade_id: str) -> None:
+        secret = secrets.token_hex(8)
+        number = secrets.randbelow(1000)
+        probes = {
+            "an assert statement": f"assert False, 'canary {secret}'",
+            "a course_utils.checks call": (
+                "from course_utils import checks as _course_canary\n"
+                f"_course_canary.expect_number({number}, {number + 1}, tol=0.5, "
+                f"name='canary {secret}')"),
+        }
+        for what, code in probes.items():
+            token = secrets.token_hex(16)
+            probe = nbformat.v4.new_code_cell(_call(code, token, clean=False))
+            try:
+                await super().async_execute_cell(probe, cell_index, store_history=False)
+            finally:
+                self.nb.cells[cell_index] = cell  # nbclient stores the cell it ran at the index
+            errors = [out for out in probe.outputs if out.output_type == "error"]
+            if _take_token(probe, token) or not any(secret in str(out.get("evalue", ""))
+                                                    for out in errors):
+                self.findings.append(f"after test {grade_id}, {what} that must fail did not: "
+                                     "failures no longer counted in this kernel")

@@ -1,0 +1,196 @@
+"""Start grading kernels: guarded always, and inside a bubblewrap sandbox by default.
+
+:class:`GuardedKernelManager` starts :mod:`.kernel` (IPython with the test guard's snapshot)
+instead of the kernelspec's command. :class:`SandboxedKernelManager` starts the same kernel
+under bubblewrap (``bwrap``): its own user (nobody), PID, network, IPC and UTS namespaces, no
+capabilities, ``--die-with-parent``, the system and the Python environment read-only, the
+``course_utils`` package (and nothing else of the repository) read-only, Keras's cache
+read-only, a private ``/tmp``, and one writable folder holding only the files the kernel's
+working directory had besides notebooks. It talks to the grader over unix sockets (jupyter's
+``ipc`` transport) in a folder bound into the sandbox; nothing else is shared. The environment
+is cleared except for a short allow-list (:data:`PASSED_ENV`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+
+from ..errors import CourseError
+
+__all__ = ["PASSED_ENV", "GuardedKernelManager", "SandboxedKernelManager", "bwrap_command",
+           "unavailable_reason", "require", "warm_caches"]
+
+# Environment variables a sandboxed kernel may see (everything else is cleared).
+PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY",
+              "PYTHONWARNINGS", "MPLBACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+              "TF_NUM_INTEROP_THREADS", "CUDA_VISIBLE_DEVICES", "PYDEVD_DISABLE_FILE_VALIDATION",
+              "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_GRADING")
+# Read-only folders the kernel may read, when set: Keras's cache and the course's weights/data.
+READ_ONLY_ENV = ("KERAS_HOME", "COURSE_WEIGHTS_DIR", "COURSE_DATA_DIR")
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: "
+                "`dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
+                "--no-sandbox to grade without one (student code then runs with your rights)")
+
+
+def _read_only_paths() -> list[Path]:
+    """What a kernel must read: the system, both Python prefixes, the package, Keras's cache."""
+    import course_utils
+
+    from ..env import keras_home
+
+    paths = [Path(p) for p in SYSTEM]
+    paths += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
+    paths.append(Path(course_utils.__file__).resolve().parent)
+    paths.append(keras_home().resolve())
+    paths += [Path(os.environ[name]).expanduser().resolve() for name in READ_ONLY_ENV[1:]
+              if os.environ.get(name)]
+    return [p for p in dict.fromkeys(paths) if p.exists()]
+
+
+def bwrap_command(work: Path, runtime: Path) -> list[str]:
+    """The ``bwrap`` arguments that put a kernel in the sandbox (the kernel command follows).
+
+    Args:
+        work: the kernel's one writable folder and working directory.
+        runtime: the folder holding the connection file and the ipc sockets.
+    """
+    from ..env import keras_home
+
+    args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
+            "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for path in _read_only_paths():
+        args += ["--ro-bind", str(path), str(path)]
+    for path in (work, runtime):
+        args += ["--bind", str(path), str(path)]
+    args += ["--chdir", str(work), "--clearenv",
+             "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
+             "--setenv", "HOME", str(work), "--setenv", "TMPDIR", "/tmp",
+             "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
+             "--setenv", "KERAS_HOME", str(keras_home().resolve())]
+    for name in (*PASSED_ENV, *READ_ONLY_ENV[1:]):
+        if os.environ.get(name):
+            args += ["--setenv", name, os.environ[name]]
+    return [*args, "--"]
+
+
+@functools.cache
+def unavailable_reason() -> str | None:
+    """Why a sandbox cannot be made here, or None when ``bwrap`` works."""
+    if not sys.platform.startswith("linux"):
+        return f"the grading sandbox needs Linux (this is {sys.platform})"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    with tempfile.TemporaryDirectory(prefix="course-sandbox-probe-") as tmp:
+        probe = subprocess.run([*bwrap_command(Path(tmp), Path(tmp)), sys.executable, "-c", ""],
+                               capture_output=True, text=True)
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"bubblewrap cannot create a sandbox here ({last})"
+    return None
+
+
+def require() -> None:
+    """Raise a one-line :class:`CourseError` when grading cannot be sandboxed here."""
+    reason = unavailable_reason()
+    if reason:
+        raise CourseError(f"refusing to grade without a sandbox: {reason}; {INSTALL_HINT}")
+
+
+# What the offline profile reads from Keras's cache and the data folder, which a sandboxed
+# kernel sees read-only: built once here, outside the sandbox (a no-op when already there).
+_WARM = """
+from course_utils import datasets, env, weights
+profile = env.select_profile("offline")
+datasets.offline_dataset(samples_per_class=profile.samples_per_class)
+for include_top in (True, False):
+    weights.resolve("efficientnet_lite0", include_top)
+"""
+
+
+def warm_caches() -> None:
+    """Build the offline dataset and Lite0's converted weights before sandboxed kernels need
+    them (they cannot write the caches, and must not share a writable one).
+
+    Raises:
+        CourseError: building them failed (the last line of the error says why).
+    """
+    from .runner import kernel_env
+
+    done = subprocess.run([sys.executable, "-c", _WARM], env=kernel_env(), capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise CourseError(f"could not prepare the offline dataset and weights for the sandbox: "
+                          f"{last}; run `course doctor`")
+
+
+def _not_plain(folder: str, names: list[str]) -> list[str]:
+    """``copytree`` filter: skip sockets, pipes and devices (only files and folders are copied)."""
+    return [n for n in names if not (Path(folder, n).is_file() or Path(folder, n).is_dir())]
+
+
+class GuardedKernelManager(AsyncKernelManager):
+    """Start :mod:`course_utils.grading.kernel` (the guarded IPython kernel), unsandboxed."""
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The guarded kernel's command line (the kernelspec's ``argv`` is not used)."""
+        return [sys.executable, "-m", "course_utils.grading.kernel", "-f",
+                os.path.realpath(self.connection_file), *(extra_arguments or [])]
+
+
+class SandboxedKernelManager(GuardedKernelManager):
+    """Start the guarded kernel inside bubblewrap (see the module docstring)."""
+
+    _box: Path | None = None
+    _runtime: Path | None = None
+
+    async def _async_pre_start_kernel(self, **kw):
+        source = Path(kw.pop("cwd", None) or os.getcwd())
+        self._box = Path(tempfile.mkdtemp(prefix="sandbox-", dir=os.environ.get(
+            "COURSE_SANDBOX_PARENT") or None)).resolve()
+        work = self._box / "work"
+        work.mkdir()
+        # The sockets' paths must stay under 107 characters (sockaddr_un): a short folder.
+        self._runtime = Path(tempfile.mkdtemp(prefix="ck-", dir="/tmp" if Path("/tmp").is_dir()
+                                              else None))
+        runtime = self._runtime
+        for item in source.iterdir():  # the assignment's files; never a notebook
+            if item.suffix == ".ipynb" or item.name.startswith(".") \
+                    or self._box.is_relative_to(item.resolve()):
+                continue
+            if item.is_dir():
+                shutil.copytree(item, work / item.name, symlinks=False, ignore=_not_plain)
+            elif item.is_file():  # a socket or a device is neither: not copied
+                shutil.copy(item, work / item.name)
+        self.transport = "ipc"
+        self.ip = str(runtime / "kernel")
+        self.connection_file = str(runtime / "kernel.json")
+        self.kernel_spec.interrupt_mode = "message"  # bwrap does not pass SIGINT on
+        kw["cwd"] = str(work)
+        kw["env"] = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+        return await super()._async_pre_start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """``bwrap`` with the sandbox's arguments, then the guarded kernel's command line."""
+        assert self._box is not None, "pre_start_kernel sets up the sandbox folders first"
+        return [*bwrap_command(self._box / "work", self._runtime),
+                *super().format_kernel_cmd(extra_arguments)]
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self._box is not None and not restart:
+            shutil.rmtree(self._box, ignore_errors=True)
+            shutil.rmtree(self._runtime, ignore_errors=True)
+            self._box = self._runtime = None
+
+    cleanup_resources = _async_cleanup_resources  # AsyncKernelManager binds the base's otherwise
