@@ -7,8 +7,11 @@ NumPy arrays the check made itself, never ``==`` on the student's object: an obj
 
 Value checks (:func:`expect_type`, :func:`expect_number`, :func:`expect_equal`,
 :func:`expect_array`, :func:`expect_allclose`) need only NumPy. Model checks (:func:`expect_model`
-onwards) import Keras when called. Checks return None on purpose: a value left as the last line
-of a test cell would be read by nbgrader as a partial-credit score.
+onwards) import Keras when called and use public Keras API, except through
+:mod:`course_utils.keras_internals`, whose probes raise
+:class:`~course_utils.errors.UnsupportedKerasError` (never pass) on a Keras they cannot read.
+Checks return None on purpose: a value left as the last line of a test cell would be read by
+nbgrader as a partial-credit score.
 """
 
 from __future__ import annotations
@@ -35,18 +38,48 @@ def _type_name(value: Any) -> str:
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
+def _integral(value: Any) -> bool:
+    """True for an integral number (Python int, NumPy integer), not for a bool.
+
+    Only these two concrete kinds: a class merely registered with ``numbers.Integral`` could
+    make ``int(value)`` say anything.
+    """
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _plain_int(value: int | np.integer) -> int:
+    """The value of an integral number as a plain int, ignoring any ``__int__`` a subclass has."""
+    return int.__int__(value) if isinstance(value, int) else int.__int__(np.generic.item(value))
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
+
+
 def expect_type(value: Any, types: type | tuple[type, ...], name: str = "answer") -> None:
     """Check ``isinstance(value, types)``.
+
+    ``int`` stands for any integral number, as an exercise means by "an int": a Python int or a
+    NumPy integer (``np.prod`` returns ``numpy.int64``) passes, a bool does not unless ``bool``
+    is asked for too.
 
     Raises:
         AssertionError: naming the expected and the actual type.
     """
-    if not isinstance(value, types):
-        wanted = types if isinstance(types, tuple) else (types,)
+    wanted = types if isinstance(types, tuple) else (types,)
+    if int in wanted and not any(t in wanted for t in (bool, np.bool_)):
+        ok = _integral(value) or isinstance(value, tuple(t for t in wanted if t is not int))
+    else:
+        ok = isinstance(value, wanted)
+    if not ok:
         names = " or ".join(t.__name__ for t in wanted)
         hint = " (did you forget to return it, or leave `raise NotImplementedError()`?)" \
             if value is None else ""
-        raise AssertionError(f"{name} should be a {names}, got {_type_name(value)}{hint}")
+        if int in wanted and hasattr(value, "numpy") and not isinstance(value, np.generic):
+            hint = ": a tensor, convert it with int(...)"
+        elif int in wanted and isinstance(value, (float, np.floating)):
+            hint = ": count with integer arithmetic (// not /), or convert with int(...)"
+        raise AssertionError(f"{name} should be {_a(names)}, got {_type_name(value)}{hint}")
 
 
 def expect_number(value: Any, expected: float | None = None, tol: float = 1e-6,
@@ -89,14 +122,22 @@ def expect_number(value: Any, expected: float | None = None, tol: float = 1e-6,
 def expect_equal(value: Any, expected: Any, name: str = "answer") -> None:
     """Check equality of plain Python data (str, int, float, tuple, list, dict, None).
 
-    Types must match exactly at every level (a subclass with a rigged ``__eq__`` is refused);
-    floats are compared with ``math.isclose(rel_tol=1e-9)``.
+    Types must match exactly at every level (a subclass with a rigged ``__eq__`` is refused),
+    except for numbers: where an int is expected any integral number passes (a NumPy integer
+    too, compared as a plain int; a float or a bool does not), and where a float is expected
+    any real number passes, compared with ``math.isclose(rel_tol=1e-9)``.
 
     Raises:
         AssertionError: saying where the first difference is.
     """
+    if _integral(expected):
+        expect_type(value, int, name)  # any integral number, not a float or a bool
+        number = _plain_int(value)  # a plain int: no user-defined comparison from here on
+        if number != _plain_int(expected):
+            raise AssertionError(f"{name} is {number!r}, expected {_plain_int(expected)!r}")
+        return
     if type(value) is not type(expected):
-        if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        if isinstance(expected, float):
             expect_number(value, expected, name=name, rel_tol=1e-9)
             return
         raise AssertionError(f"{name} should be a {type(expected).__name__}, "
@@ -158,7 +199,11 @@ def expect_allclose(value: Any, expected: Any, atol: float = 1e-5, rtol: float =
 
 # ---------------------------------------------------------------------------- Keras models
 def expect_model(model: Any, name: str = "model") -> None:
-    """Check ``model`` is a ``keras.Model`` that has been built."""
+    """Check ``model`` is a ``keras.Model`` that has been built.
+
+    Raises:
+        AssertionError: not a ``keras.Model``, or not built yet.
+    """
     import keras
 
     expect_type(model, keras.Model, name)
@@ -167,13 +212,24 @@ def expect_model(model: Any, name: str = "model") -> None:
 
 
 def trainable_counts(model: Any) -> tuple[int, int]:
-    """Return ``(trainable, non_trainable)`` parameter counts, like ``model.summary()``."""
+    """Return ``(trainable, non_trainable)`` parameter counts, like ``model.summary()``.
+
+    Args:
+        model: a built ``keras.Model`` (or layer).
+
+    Returns:
+        Two ints: parameters in trainable and in non-trainable weights.
+    """
     count = lambda weights: int(sum(math.prod(w.shape) for w in weights))  # noqa: E731
     return count(model.trainable_weights), count(model.non_trainable_weights)
 
 
 def expect_frozen(base_model: Any, name: str = "base_model") -> None:
-    """Check that no weight of ``base_model`` is trainable."""
+    """Check that no weight of ``base_model`` is trainable.
+
+    Raises:
+        AssertionError: saying how many parameters are still trainable.
+    """
     expect_model(base_model, name)
     trainable, _ = trainable_counts(base_model)
     if trainable:
@@ -181,15 +237,28 @@ def expect_frozen(base_model: Any, name: str = "base_model") -> None:
                              f"{name}.trainable = False before compiling")
 
 
+def _sublayers(model: Any) -> list[Any]:
+    """Every layer of ``model``, nested models' layers included (public ``layers`` recursion)."""
+    found = []
+    for layer in getattr(model, "layers", ()):
+        found.append(layer)
+        found.extend(_sublayers(layer))
+    return found
+
+
 def _batch_norms(model: Any) -> list[Any]:
     import keras
 
-    return [layer for layer in model._flatten_layers(include_self=False)
+    return [layer for layer in _sublayers(model)
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def expect_bn_frozen(model: Any) -> None:
-    """Check every BatchNormalization layer (nested ones too) is frozen."""
+    """Check every BatchNormalization layer (nested ones too) is frozen.
+
+    Raises:
+        AssertionError: naming the first trainable BatchNormalization layer.
+    """
     for layer in _batch_norms(model):
         if layer.trainable:
             raise AssertionError(f"BatchNorm layer {layer.name} is trainable: keep "
@@ -205,7 +274,7 @@ def expect_weights_unchanged_after_step(model: Any, base_model: Any, x: Any, y: 
         AssertionError: "BatchNorm statistics changed ..." or "frozen weights changed ...".
     """
     expect_model(model)
-    if not getattr(model, "compiled", False):
+    if not model.compiled:
         raise AssertionError("model is not compiled: call model.compile(...) before training")
     saved = [np.array(w) for w in model.weights]
     frozen = {id(w): np.array(w) for w in base_model.weights if not w.trainable}
@@ -226,67 +295,76 @@ def expect_weights_unchanged_after_step(model: Any, base_model: Any, x: Any, y: 
             weight.assign(value)
 
 
-def _nodes_in(model: Any) -> list[Any]:
-    """All graph nodes reachable from a functional model's outputs."""
-    import keras
-
-    graph = getattr(model, "_functional", model)  # Sequential keeps a functional inside
-    if not isinstance(graph, keras.Model) or not hasattr(graph, "outputs") or graph.outputs is None:
-        return []
-    seen, stack, nodes = set(), list(keras.tree.flatten(graph.outputs)), []
-    while stack:
-        history = getattr(stack.pop(), "_keras_history", None)
-        if history is None:
-            continue
-        node = history.operation._inbound_nodes[history.node_index]
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        nodes.append(node)
-        stack.extend(node.input_tensors)
-    return nodes
-
-
 def expect_base_called_in_inference_mode(model: Any, base_model: Any) -> None:
     """Check ``model``'s graph calls ``base_model`` with ``training=False``.
 
-    Reads the call arguments recorded in the functional graph (Keras 3 ``Node.arguments``).
+    Reads the call arguments recorded in the functional graph
+    (:func:`course_utils.keras_internals.layer_calls`).
 
     Raises:
         AssertionError: base not used by the model, or called without ``training=False``.
+        course_utils.errors.UnsupportedKerasError: this Keras does not expose the graph where the
+            course reads it (the check cannot pass then).
     """
+    import keras
+
+    from . import keras_internals
+
     expect_model(model)
-    calls = [node for node in _nodes_in(model) if node.operation is base_model]
+    if isinstance(model, keras.Sequential):  # a Sequential model cannot pass training=False
+        if any(layer is base_model for layer in model.layers):
+            raise AssertionError("base_model is called without training=False: a Sequential "
+                                 "model cannot pass it; build the model with the functional API "
+                                 "(x = base_model(inputs, training=False))")
+        calls = []
+    elif isinstance(model, keras_internals.functional_class()):
+        calls = [c for c in keras_internals.layer_calls(model) if c.operation is base_model]
+    else:
+        calls = []
     if not calls:
         raise AssertionError("model does not call base_model: build it with the functional API "
                              "(x = base_model(inputs, training=False))")
-    for node in calls:
-        if node.arguments.kwargs.get("training", None) is not False:
+    for call in calls:
+        if call.kwargs.get("training", None) is not False:
             raise AssertionError("base_model is called without training=False: BatchNorm layers "
                                  "will update their statistics when you unfreeze; write "
                                  "base_model(inputs, training=False)")
 
 
 def expect_compiled_after_trainable_change(model: Any) -> None:
-    """Check ``model`` was compiled again after layers' ``trainable`` flags changed.
+    """Check ``model``'s compiled training step trains exactly its current trainable variables.
 
-    Compares the flags Keras recorded at compile time with the current ones, and, once the
-    optimizer is built, the variables it optimises with the model's trainable variables.
+    Two pieces of evidence are compared with the current flags and variables: the trainable flags
+    Keras (3.15 and later) records at compile time, and, once the optimizer is built (after a
+    training step), the variables it updates. Keras 3.13 and 3.14 record no flags; there a model
+    that has not trained since its last compile passes, because its first ``fit`` builds the
+    training step from the flags of that moment.
+
+    Raises:
+        AssertionError: not compiled, or flags changed after compile without a new compile.
+        course_utils.errors.UnsupportedKerasError: this Keras keeps the evidence under other names
+            (the check cannot pass then).
     """
+    from . import keras_internals
+
     expect_model(model)
-    if not getattr(model, "compiled", False):
+    if not model.compiled:
         raise AssertionError("model is not compiled: call model.compile(...)")
-    recorded = getattr(model, "_compiled_trainable_state", None)
-    changed = [layer.name for layer, flag in (recorded or {}).items() if layer.trainable != flag]
-    optimizer = getattr(model, "optimizer", None)
-    tracked = getattr(optimizer, "_trainable_variables", None)
-    if not changed and getattr(optimizer, "built", False) and tracked is not None:
-        current = {id(v) for v in model.trainable_variables}
-        if current != {id(v) for v in tracked}:
-            changed = ["(optimizer tracks a different set of variables)"]
+    flags = keras_internals.compiled_trainable_flags(model)
+    changed = [layer.name for layer, flag in (flags or {}).items() if layer.trainable != flag]
+    optimizer = model.optimizer
+    if optimizer is not None and optimizer.built:
+        tracked = {id(v) for v in keras_internals.optimizer_variables(optimizer)}
+        if tracked != {id(v) for v in model.trainable_variables}:
+            changed.append("the optimizer updates a different set of variables")
+    elif flags is None and model.train_function is not None:
+        raise keras_internals.UnsupportedKerasError(
+            f"cannot tell which variables the compiled training step of Keras "
+            f"{keras_internals.keras_version()} updates: this check does not support it")
     if changed:
         raise AssertionError("trainable flags changed after compile (" + ", ".join(changed[:5])
-                             + "): call model.compile(...) again after (un)freezing layers")
+                             + "): call model.compile(...) again, with a new optimizer, after "
+                             "(un)freezing layers")
 
 
 def _output_activation(model: Any) -> str:
@@ -300,12 +378,34 @@ def _output_activation(model: Any) -> str:
 
 
 def _from_logits(loss: Any) -> bool | None:
+    """``from_logits`` of a loss (public API only); None when the idea does not apply.
+
+    Raises:
+        AssertionError: a cross-entropy (or an unknown callable) whose ``from_logits`` cannot be
+            read.
+    """
+    import inspect
+
+    import keras
+
     if isinstance(loss, str):
         return False if "crossentropy" in loss else None
-    if hasattr(loss, "from_logits"):
-        return bool(loss.from_logits)
-    kwargs = getattr(loss, "_fn_kwargs", None) or {}
-    return bool(kwargs["from_logits"]) if "from_logits" in kwargs else None
+    if isinstance(loss, keras.losses.Loss):
+        config = loss.get_config()
+        if "from_logits" in config:
+            return bool(config["from_logits"])
+        if "crossentropy" not in type(loss).__name__.lower():
+            return None  # a regression loss, say: no logits involved
+    elif callable(loss):
+        try:
+            parameter = inspect.signature(loss).parameters.get("from_logits")
+        except (TypeError, ValueError):
+            parameter = None
+        if parameter is not None and parameter.default is not inspect.Parameter.empty:
+            return bool(parameter.default)
+    raise AssertionError(f"cannot tell whether the loss {loss!r} expects logits: compile with a "
+                         "keras.losses class, e.g. keras.losses.SparseCategoricalCrossentropy("
+                         "from_logits=True)")
 
 
 def expect_activation_matches_loss(model: Any) -> None:
@@ -313,12 +413,16 @@ def expect_activation_matches_loss(model: Any) -> None:
 
     Raises:
         AssertionError: softmax/sigmoid output with ``from_logits=True`` (probabilities treated as
-            logits) or a linear output with ``from_logits=False``.
+            logits), a linear output with ``from_logits=False``, or a cross-entropy loss whose
+            ``from_logits`` cannot be read.
     """
     expect_model(model)
-    if not getattr(model, "compiled", False):
+    if not model.compiled:
         raise AssertionError("model is not compiled: call model.compile(...)")
-    activation, from_logits = _output_activation(model), _from_logits(model.loss)
+    loss = getattr(model, "loss", None)
+    if loss is None:
+        raise AssertionError("model is compiled without a loss: pass loss=... to compile")
+    activation, from_logits = _output_activation(model), _from_logits(loss)
     if from_logits is None:
         return
     if from_logits and activation in ("softmax", "sigmoid"):

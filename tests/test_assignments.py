@@ -4,7 +4,10 @@ Structure tests read the source notebooks in ``solutions/`` (instant). The round
 each assignment once with the course's grader (:mod:`course_utils.grading.runner`, which runs
 nbgrader's own ``generate_assignment`` and ``autograde``) and grades three submissions made from
 the released notebook: the solution (full marks), the untouched exercise (0) and one submission
-with two typical mistakes (partial credit, and each failing test names the pitfall).
+with two typical mistakes (partial credit, and each failing test names the pitfall). The graded
+variants run more submissions through the same grader: mistakes that used to pass (each must
+fail the test listed, with a message naming it) next to answers written differently from the
+reference (each must pass every test not listed).
 """
 
 from __future__ import annotations
@@ -136,6 +139,236 @@ WRONG: dict[str, dict[str, dict[str, str]]] = {
     },
 }
 
+# More submissions, graded for real: grade_id of an answer cell -> its code, and the test cells
+# that must fail, each with a text its message must contain. Every other test cell must pass, so
+# the answers in cells that are not listed as failing are alternative correct solutions. A test
+# cell reports only its first failure: mistakes that share a test cell go in separate variants.
+VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
+    "ex01_imagenet": {
+        "abs_and_mobilenet_scaling": {
+            "answers": {
+                "top5_error": (  # alternative: argpartition, then a mean of misses
+                    "def top5_error(probs, labels):\n"
+                    "    top5 = np.argpartition(np.asarray(probs), -5, axis=1)[:, -5:]\n"
+                    "    labels = np.asarray(labels)[:, None]\n"
+                    "    return float(np.mean(~(top5 == labels).any(axis=1)))\n"),
+                "ilsvrc_history": (  # abs(...) hides a rising error; the year is a NumPy int
+                    "def relative_reduction(errors):\n"
+                    "    years = sorted(errors)\n"
+                    "    return {y: abs(errors[p] - errors[y]) / errors[p]\n"
+                    "            for p, y in zip(years, years[1:])}\n\n\n"
+                    "def first_year_below(errors, threshold):\n"
+                    "    years = np.array(sorted(errors))\n"
+                    "    below = years[np.array([errors[y] for y in years]) < threshold]\n"
+                    "    return below[0] if len(below) else None\n"),
+                "classify": (  # MobileNetV2's scaling instead of Lite0's (x - 127) / 128
+                    "def classify(model, image, top=5):\n"
+                    "    x = image.astype('float32')[np.newaxis] / 127.5 - 1.0\n"
+                    "    return course_utils.imagenet.decode(model.predict(x, verbose=0),"
+                    " top)[0]\n"),
+            },
+            "failures": {"test_relative_reduction": "don't take abs",
+                         "test_classify": "MobileNetV2's preprocessing"},
+        },
+    },
+    "ex02_backbones": {
+        "numpy_counts": {  # every answer correct, written with NumPy (numpy.int64 results)
+            "answers": {
+                "conv_counts": (
+                    "def conv_params(kernel_size, in_channels, out_channels, use_bias=True):\n"
+                    "    shape = (kernel_size, kernel_size, in_channels, out_channels)\n"
+                    "    return np.prod(shape) + (out_channels if use_bias else 0)\n\n\n"
+                    "def separable_conv_params(kernel_size, in_channels, out_channels,"
+                    " use_bias=True):\n"
+                    "    parts = [np.prod((kernel_size, kernel_size, in_channels)),\n"
+                    "             np.prod((in_channels, out_channels)),\n"
+                    "             np.int64(out_channels if use_bias else 0)]\n"
+                    "    return np.sum(parts)\n"),
+                "count_parameters": (
+                    "def count_parameters(name, include_top=True):\n"
+                    "    model = course_utils.backbones.build(name, weights=None,"
+                    " include_top=include_top)\n"
+                    "    return np.sum([np.prod(w.shape) for w in model.weights])\n"),
+            },
+            "failures": {},
+        },
+    },
+    "ex03_feature_extraction": {
+        "hard_coded_input_and_globals": {
+            "answers": {
+                "build_classifier": (
+                    "def build_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    base_model.trainable = False\n"
+                    "    inputs = keras.Input((96, 96, 3))\n"
+                    "    x = base_model(preprocess_input(inputs), training=False)\n"
+                    "    x = keras.layers.Dropout(dropout)(x)\n"
+                    "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"),
+                "train_head": (
+                    "def train_head(features, labels, num_classes):\n"
+                    "    head = keras.Sequential([keras.Input((1280,)),"
+                    " keras.layers.Dropout(0.2),\n"
+                    "                             keras.layers.Dense(num_classes)])\n"
+                    "    compile_classifier(head)\n"
+                    "    head.fit(x_train, y_train, batch_size=32, epochs=5, verbose=0)\n"
+                    "    return head\n"),
+            },
+            "failures": {"test_build_classifier": "instead of hard-coding (96, 96, 3)",
+                         "test_train_head": "global x_train / y_train"},
+        },
+        "no_dropout_and_test_leak": {
+            "answers": {
+                "build_classifier": (
+                    "def build_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    base_model.trainable = False\n"
+                    "    inputs = keras.Input(base_model.input_shape[1:])\n"
+                    "    x = base_model(preprocess_input(inputs), training=False)\n"
+                    "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"),
+                "train_head": (
+                    "def train_head(features, labels, num_classes):\n"
+                    "    head = keras.Sequential([keras.Input((features.shape[1],)),\n"
+                    "                             keras.layers.Dropout(0.2),\n"
+                    "                             keras.layers.Dense(num_classes)])\n"
+                    "    compile_classifier(head)\n"
+                    "    head.fit(x_test, y_test, batch_size=32, epochs=5, verbose=0)\n"
+                    "    return head\n"),
+            },
+            "failures": {"test_build_classifier": "no Dropout layer",
+                         "test_train_head": "TEST features"},
+        },
+        "ignored_dropout_and_softmax": {
+            "answers": {
+                "build_classifier": (
+                    "def build_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    base_model.trainable = False\n"
+                    "    inputs = keras.Input(base_model.input_shape[1:])\n"
+                    "    x = base_model(preprocess_input(inputs), training=False)\n"
+                    "    x = keras.layers.Dropout(0.2)(x)\n"
+                    "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"),
+                "train_head": (  # probabilities, with a loss that agrees: still not logits
+                    "def train_head(features, labels, num_classes):\n"
+                    "    head = keras.Sequential([\n"
+                    "        keras.Input((features.shape[1],)), keras.layers.Dropout(0.2),\n"
+                    "        keras.layers.Dense(num_classes, activation='softmax')])\n"
+                    "    head.compile(optimizer=keras.optimizers.Adam(1e-3),\n"
+                    "                 loss=keras.losses.SparseCategoricalCrossentropy(),\n"
+                    "                 metrics=['accuracy'])\n"
+                    "    head.fit(features, labels, batch_size=32, epochs=5, verbose=0)\n"
+                    "    return head\n"),
+            },
+            "failures": {"test_build_classifier": "use the dropout argument",
+                         "test_train_head": "must output logits"},
+        },
+        "lambda_model_and_head_without_dropout": {
+            "answers": {
+                "build_classifier": (  # alternative: Lambda layer, input from base_model.input
+                    "def build_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    base_model.trainable = False\n"
+                    "    inputs = keras.Input(shape=tuple(base_model.input.shape[1:]))\n"
+                    "    x = keras.layers.Lambda(preprocess_input)(inputs)\n"
+                    "    features = base_model(x, training=False)\n"
+                    "    logits = keras.layers.Dense(num_classes)(\n"
+                    "        keras.layers.Dropout(rate=dropout)(features))\n"
+                    "    return keras.Model(inputs=inputs, outputs=logits)\n"),
+                "compile_classifier": (  # alternative: keyword arguments, a metric object
+                    "def compile_classifier(model, learning_rate=1e-3):\n"
+                    "    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)\n"
+                    "    model.compile(loss=loss, metrics=[keras.metrics."
+                    "SparseCategoricalAccuracy()],\n"
+                    "                  optimizer=keras.optimizers.Adam("
+                    "learning_rate=learning_rate))\n"),
+                "train_head": (
+                    "def train_head(features, labels, num_classes):\n"
+                    "    head = keras.Sequential([keras.Input((features.shape[1],)),\n"
+                    "                             keras.layers.Dense(num_classes)])\n"
+                    "    compile_classifier(head)\n"
+                    "    head.fit(features, labels, batch_size=32, epochs=5, verbose=0)\n"
+                    "    return head\n"),
+            },
+            "failures": {"test_train_head": "has no Dropout layer"},
+        },
+    },
+    "ex04_fine_tuning": {
+        "trainable_short_circuit_and_rmsprop": {
+            "answers": {
+                "unfreeze_top": (  # relies on base_model.trainable = True to reopen layers
+                    "def unfreeze_top(base_model, n):\n"
+                    "    base_model.trainable = True\n"
+                    "    candidates = weight_layers(base_model)\n"
+                    "    keep = {id(layer) for layer in candidates[len(candidates) - n:]}\n"
+                    "    for layer in base_model.layers:\n"
+                    "        if id(layer) not in keep:\n"
+                    "            layer.trainable = False\n"
+                    "    return sum(np.prod(w.shape) for w in base_model.trainable_weights)\n"),
+                "compile_for_fine_tuning": (
+                    "def compile_for_fine_tuning(model, learning_rate=1e-5):\n"
+                    "    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate),\n"
+                    "                  loss=keras.losses.SparseCategoricalCrossentropy("
+                    "from_logits=True),\n"
+                    "                  metrics=['accuracy'])\n"),
+            },
+            "failures": {"test_unfreeze_top": "does nothing when base_model is already trainable",
+                         "test_compile_for_fine_tuning": "asks for Adam"},
+        },
+        "numpy_counts_other_order": {  # every answer correct, written differently
+            "answers": {
+                "unfreeze_top": (  # freeze all, then open the top n; NumPy int result
+                    "def unfreeze_top(base_model, n):\n"
+                    "    base_model.trainable = True\n"
+                    "    for layer in base_model.layers:\n"
+                    "        layer.trainable = False\n"
+                    "    if n > 0:\n"
+                    "        for layer in weight_layers(base_model)[-n:]:\n"
+                    "            layer.trainable = True\n"
+                    "    return np.sum([np.prod(w.shape) for w in"
+                    " base_model.trainable_weights], dtype=np.int64)\n"),
+                "parameter_counts": (
+                    "def parameter_counts(model):\n"
+                    "    size = lambda weights: sum(int(np.prod(w.shape)) for w in weights)\n"
+                    "    return size(model.trainable_weights), size(model.non_trainable_weights)\n"),
+                "compile_for_fine_tuning": (
+                    "def compile_for_fine_tuning(model, learning_rate=1e-5):\n"
+                    "    model.compile(keras.optimizers.Adam(learning_rate=learning_rate),\n"
+                    "                  keras.losses.SparseCategoricalCrossentropy("
+                    "from_logits=True),\n"
+                    "                  metrics=[keras.metrics.SparseCategoricalAccuracy()])\n"),
+            },
+            "failures": {},
+        },
+    },
+    "ex05_preprocessing": {
+        "table_and_in_place_registry": {
+            "answers": {
+                "preprocess": (  # alternative: a table of (scale, mean, std, flip) per mode
+                    "MODES = {'caffe': (1.0, [103.939, 116.779, 123.68], [1, 1, 1], True),\n"
+                    "         'tf': (1 / 127.5, [1, 1, 1], [1, 1, 1], False),\n"
+                    "         'torch': (1 / 255, [0.485, 0.456, 0.406],"
+                    " [0.229, 0.224, 0.225], False),\n"
+                    "         'builtin': (1.0, [0, 0, 0], [1, 1, 1], False),\n"
+                    "         'lite': (1 / 128, [127 / 128] * 3, [1, 1, 1], False)}\n\n\n"
+                    "def preprocess(images, mode):\n"
+                    "    if mode not in MODES:\n"
+                    "        raise ValueError(f'unknown mode {mode}')\n"
+                    "    scale, mean, std, flip = MODES[mode]\n"
+                    "    x = np.asarray(images, dtype=np.float32) * np.float32(scale)\n"
+                    "    if flip:\n"
+                    "        x = np.flip(x, axis=-1)\n"
+                    "    return ((x - np.float32(mean)) / np.float32(std)).astype(np.float32)\n"),
+                "is_double_scaled": (  # alternative: a spread threshold on the std
+                    "def is_double_scaled(images):\n"
+                    "    return np.std(images) < 0.01\n"),
+                "preprocess_for": (  # Keras's preprocessing: edits the caller's array
+                    "def preprocess_for(name, images):\n"
+                    "    return course_utils.backbones.preprocess(name, images)\n"),
+            },
+            "failures": {"test_preprocess_for": "changed the caller's photos"},
+        },
+    },
+}
+
 # Checks whose return value is None: a test cell may end with a call to one of them. Any other
 # final expression is shown as the cell's result, and nbgrader reads a number there as the
 # cell's partial credit.
@@ -167,6 +400,7 @@ def _ends_with_value(source: str) -> bool:
 def test_every_assignment_is_covered() -> None:
     """Six assignments, each alone in its folder, each with typical wrong answers listed."""
     assert ASSIGNMENTS == sorted(WRONG)
+    assert set(VARIANTS) <= set(ASSIGNMENTS)
     for assignment in ASSIGNMENTS:
         files = sorted(p.name for p in (SOURCE / assignment).iterdir())
         assert files == [f"{assignment}.ipynb"], f"{assignment}: nothing may sit beside the notebook"
@@ -210,6 +444,9 @@ def test_nbgrader_metadata(assignment: str) -> None:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from course_utils.grading import sandbox
+
+    sandbox.warm_caches()  # what `course autograde` does before grading in the sandbox
     return tmp_path_factory.mktemp("grading")
 
 
@@ -278,3 +515,41 @@ def test_round_trip(assignment: str, workdir: Path) -> None:
     assert set(failed) == set(wrong["failures"]), failed
     for gid, pitfall in wrong["failures"].items():
         assert pitfall in failed[gid], f"{gid}: {failed[gid]!r} does not name {pitfall!r}"
+
+
+@pytest.fixture(scope="module")
+def templates(workdir: Path) -> dict[str, Path]:
+    """Each assignment's generated course, made once for all its variants."""
+    return {}
+
+
+@pytest.mark.parametrize(("assignment", "variant"), [
+    (assignment, variant) for assignment in sorted(VARIANTS) for variant in VARIANTS[assignment]])
+def test_graded_variant(assignment: str, variant: str, workdir: Path,
+                        templates: dict[str, Path]) -> None:
+    """A graded submission: the listed tests fail naming the mistake, every other test passes."""
+    from course_utils.grading import runner
+
+    if assignment not in templates:
+        templates[assignment] = runner.prepare_template(ROOT, assignment, workdir)
+    template = templates[assignment]
+    source = template / "solutions" / assignment / f"{assignment}.ipynb"
+    release = template / "exercises" / assignment / f"{assignment}.ipynb"
+    answer_ids = [_nbgrader(c)["grade_id"] for c in nbformat.read(source, as_version=4).cells
+                  if _nbgrader(c).get("solution")]
+    spec = VARIANTS[assignment][variant]
+    assert set(spec["answers"]) <= set(answer_ids), variant
+    answers = {**dict.fromkeys(answer_ids), **spec["answers"]}
+    # A short student id: the sandbox's kernel sockets live under the grading folder, whose
+    # name holds the id, and a socket path may not exceed ~107 bytes.
+    student = f"v{list(VARIANTS[assignment]).index(variant)}"
+    print(f"{assignment} {student} = {variant}")
+    result, cells = _grade(template, assignment, student, _submission(release, source, answers),
+                           workdir)
+    failed = {gid: message for gid, (score, message) in cells.items() if score == 0}
+    assert set(failed) == set(spec["failures"]), failed
+    for gid, pitfall in spec["failures"].items():
+        assert pitfall in failed[gid], f"{gid}: {failed[gid]!r} does not name {pitfall!r}"
+        assert "Traceback" not in failed[gid], failed[gid]
+    if not spec["failures"]:
+        assert result.score == result.max_score, cells

@@ -64,6 +64,67 @@ def test_expect_equal_is_type_strict():
         checks.expect_equal("dog", "cat")
 
 
+class RiggedInt(int):
+    """An int whose conversions and comparisons all claim another value."""
+
+    def __eq__(self, other):
+        return True
+
+    def __int__(self):
+        return 7
+
+    __index__ = __int__
+    __hash__ = int.__hash__
+
+
+class RiggedInt64(np.int64):
+    def __eq__(self, other):
+        return True
+
+    def __int__(self):
+        return 7
+
+    def item(self):
+        return 7
+
+    __hash__ = np.int64.__hash__
+
+
+@pytest.mark.parametrize("value", [3, np.int64(3), np.int32(3), np.uint8(3)])
+def test_int_means_any_integral_number(value):
+    """Where an exercise says "an int", NumPy integers (np.prod's result) pass too."""
+    checks.expect_type(value, int, "count")
+    checks.expect_equal(value, 3, "count")
+    checks.expect_equal((value, "x"), (3, "x"))
+
+
+@pytest.mark.parametrize(("value", "hint"), [
+    (True, "got bool"), (np.bool_(True), "got numpy.bool"), (3.0, "integer arithmetic"),
+    (np.float64(3.0), "integer arithmetic"), ("3", "got str"), (AlwaysEqual(), "AlwaysEqual")])
+def test_int_refuses_bools_floats_and_others(value, hint):
+    """A bool, a float (even 3.0) or a string is not an int; the message says what to do."""
+    with pytest.raises(AssertionError, match="count should be an int") as info:
+        checks.expect_type(value, int, "count")
+    assert hint in str(info.value)
+    with pytest.raises(AssertionError, match="should be an int"):
+        checks.expect_equal(value, 3, "count")
+
+
+def test_int_is_compared_by_its_real_value():
+    """An int subclass lying through __eq__, __int__ or item() is compared by what it holds."""
+    with pytest.raises(AssertionError, match="count is 3, expected 7"):
+        checks.expect_equal(RiggedInt(3), 7, "count")
+    with pytest.raises(AssertionError, match="count is 3, expected 7"):
+        checks.expect_equal(RiggedInt64(3), 7, "count")
+    checks.expect_type(True, (bool, np.bool_))  # a bool passes where bool is asked for
+
+
+def test_int_tensor_gets_a_conversion_hint():
+    tf = pytest.importorskip("tensorflow")
+    with pytest.raises(AssertionError, match=r"tensor, convert it with int\(\.\.\.\)"):
+        checks.expect_type(tf.constant(3), int, "count")
+
+
 def test_expect_array_shape_and_dtype():
     checks.expect_array(np.zeros((4, 3), "float32"), shape=(None, 3), dtype_kind="f")
     with pytest.raises(AssertionError, match=r"shape \(4, 3\)"):
@@ -181,12 +242,16 @@ def test_bn_statistics_change_is_caught_and_weights_restored(keras):
 
 
 def test_recompile_after_unfreezing_is_required(keras):
+    """Compile, train, unfreeze, train again without compile: rejected on every Keras version."""
+    x, y = _data()
     base_model = _base(keras)
     base_model.trainable = False
     model = _classifier(keras, base_model, False)
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.train_on_batch(x, y)
     checks.expect_compiled_after_trainable_change(model)
     base_model.trainable = True
+    model.train_on_batch(x, y)  # the step compiled for the frozen base: the base does not train
     with pytest.raises(AssertionError, match="compile"):
         checks.expect_compiled_after_trainable_change(model)
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -209,9 +274,190 @@ def test_activation_matches_loss(keras, activation, from_logits, message):
         checks.expect_activation_matches_loss(model)
 
 
-def test_expect_accuracy(keras):
+def _fixed_scores_model(keras, activation=None):
+    """A Dense layer with the identity kernel: the scores are the inputs themselves."""
+    inputs = keras.Input((2,))
+    layer = keras.layers.Dense(2, activation=activation, kernel_initializer="identity",
+                               bias_initializer="zeros")
+    return keras.Model(inputs, layer(inputs))
+
+
+def test_expect_accuracy_computes_the_exact_fraction(keras):
+    """6 of 8 argmax predictions are right: accuracy 0.750 passes 0.75 and fails 0.76."""
+    x = np.array([[1, 0], [0, 1]] * 4, dtype="float32")
+    y = np.array([0, 1, 0, 1, 0, 1, 1, 0])  # the last two are wrong
+    model = _fixed_scores_model(keras)
+    checks.expect_accuracy(model, [(x[:4], y[:4]), (x[4:], y[4:])], low=0.75)
+    with pytest.raises(AssertionError, match="accuracy is 0.750, expected at least 0.760"):
+        checks.expect_accuracy(model, [(x, y)], low=0.76)
+    with pytest.raises(AssertionError, match="empty"):
+        checks.expect_accuracy(model, [], low=0.0)
+
+
+def test_expect_accuracy_thresholds_one_sigmoid_output(keras):
+    """One sigmoid score per image is read as class 1 above 0.5."""
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid",
+                                                   kernel_initializer="ones")(inputs))
+    x = np.array([[-2.0], [3.0], [1.0], [-1.0]], dtype="float32")  # sigmoid: <.5, >.5, >.5, <.5
+    checks.expect_accuracy(model, [(x, np.array([0, 1, 1, 0]))], low=1.0)
+    with pytest.raises(AssertionError, match="accuracy is 0.500"):
+        checks.expect_accuracy(model, [(x, np.array([1, 1, 0, 0]))], low=0.6)
+
+
+# ------------------------------------------------ keras_internals: every probe fails closed
+def _trained_then_unfrozen(keras):
+    """Frozen base, compile, one training step, then unfreeze without compiling again."""
     x, y = _data()
+    base_model = _base(keras)
+    base_model.trainable = False
+    model = _classifier(keras, base_model, False)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.train_on_batch(x, y)
+    base_model.trainable = True
+    return model
+
+
+def test_probe_functional_graph_exists_and_reads_training_flag(keras):
+    """The installed Keras exposes the functional class and the recorded call arguments."""
+    from course_utils import keras_internals
+
+    base_model = _base(keras)
+    model = _classifier(keras, base_model, False)
+    assert isinstance(model, keras_internals.functional_class())
+    calls = [c for c in keras_internals.layer_calls(model) if c.operation is base_model]
+    assert len(calls) == 1 and calls[0].kwargs["training"] is False
+    assert len(calls[0].inputs) == 1 and len(calls[0].outputs) == 1
+
+
+@pytest.mark.parametrize("constant", ["NODES_BY_DEPTH", "NODE_ARGUMENTS", "NODE_OPERATION",
+                                      "NODE_INPUTS", "NODE_OUTPUTS"])
+def test_renamed_graph_internals_raise_not_pass(keras, monkeypatch, constant):
+    """A Keras that renamed a graph attribute gets an error naming its version, never a pass."""
+    from course_utils import keras_internals
+    from course_utils.errors import CourseError
+
+    base_model = _base(keras)
+    model = _classifier(keras, base_model, False)
+    monkeypatch.setattr(keras_internals, constant, "_renamed_in_a_future_keras")
+    with pytest.raises(keras_internals.UnsupportedKerasError,
+                       match=f"Keras {keras.__version__} is not supported") as info:
+        checks.expect_base_called_in_inference_mode(model, base_model)
+    assert isinstance(info.value, CourseError) and "\n" not in str(info.value)
+
+
+def test_missing_functional_class_raises_not_pass(keras, monkeypatch):
+    from course_utils import keras_internals
+
+    base_model = _base(keras)
+    model = _classifier(keras, base_model, False)
+    monkeypatch.setattr(keras_internals, "FUNCTIONAL", ("keras.src.models.nowhere", "Functional"))
+    with pytest.raises(keras_internals.UnsupportedKerasError, match="not supported"):
+        checks.expect_base_called_in_inference_mode(model, base_model)
+
+
+def test_probe_compiled_flags_exist_and_catch_a_missing_compile(keras):
+    """Keras >= 3.15 records the flags at compile; unfreezing afterwards is rejected."""
+    from course_utils import keras_internals
+
+    base_model = _base(keras)
+    base_model.trainable = False
+    model = _classifier(keras, base_model, False)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    flags = keras_internals.compiled_trainable_flags(model)
+    if keras_internals._version_tuple() < keras_internals.FIRST_RECORDING_VERSION:
+        assert flags is None
+        pytest.skip(f"Keras {keras.__version__} records no flags at compile time")
+    assert flags[base_model] is False and flags[model.layers[-1]] is True
+    base_model.trainable = True
+    with pytest.raises(AssertionError, match="compile"):
+        checks.expect_compiled_after_trainable_change(model)
+
+
+def test_renamed_compiled_flags_raise_not_pass(keras, monkeypatch):
+    """On a Keras that should record flags, a renamed attribute is an error, even for a good model."""
+    from course_utils import keras_internals
+
     model = _classifier(keras, _base(keras), False)
-    with pytest.raises(AssertionError, match="at least 1.000"):
-        checks.expect_accuracy(model, [(x, y)], low=1.0)
-    checks.expect_accuracy(model, [(x, y)], low=0.0)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    monkeypatch.setattr(keras_internals, "COMPILED_TRAINABLE_STATE", "_renamed")
+    monkeypatch.setattr(keras_internals, "FIRST_RECORDING_VERSION", (0,))
+    with pytest.raises(keras_internals.UnsupportedKerasError, match="not supported"):
+        checks.expect_compiled_after_trainable_change(model)
+
+
+def test_probe_optimizer_variables_exist_and_catch_training_without_compile(keras, monkeypatch):
+    """Without recorded flags (Keras 3.13, simulated), the built optimizer still gives it away."""
+    from course_utils import keras_internals
+
+    model = _trained_then_unfrozen(keras)
+    tracked = keras_internals.optimizer_variables(model.optimizer)
+    assert {id(v) for v in tracked} == {id(v) for v in model.layers[-1].trainable_weights}
+    monkeypatch.setattr(keras_internals, "COMPILED_TRAINABLE_STATE", "_absent_in_keras_3_13")
+    monkeypatch.setattr(keras_internals, "FIRST_RECORDING_VERSION", (99,))
+    with pytest.raises(AssertionError, match="different set of variables"):
+        checks.expect_compiled_after_trainable_change(model)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    checks.expect_compiled_after_trainable_change(model)  # compiled again: a fresh optimizer
+
+
+def test_renamed_optimizer_variables_raise_not_pass(keras, monkeypatch):
+    from course_utils import keras_internals
+
+    model = _trained_then_unfrozen(keras)
+    monkeypatch.setattr(keras_internals, "OPTIMIZER_VARIABLES", "_renamed")
+    monkeypatch.setattr(keras_internals, "FIRST_RECORDING_VERSION", (99,))
+    monkeypatch.setattr(keras_internals, "COMPILED_TRAINABLE_STATE", "_absent")
+    with pytest.raises(keras_internals.UnsupportedKerasError, match="optimizer"):
+        checks.expect_compiled_after_trainable_change(model)
+
+
+def test_unbuilt_optimizer_without_recorded_flags_passes_only_before_training(keras,
+                                                                               monkeypatch):
+    """Keras 3.13 (simulated): no step since compile, so the next fit uses today's flags."""
+    from course_utils import keras_internals
+
+    monkeypatch.setattr(keras_internals, "COMPILED_TRAINABLE_STATE", "_absent_in_keras_3_13")
+    monkeypatch.setattr(keras_internals, "FIRST_RECORDING_VERSION", (99,))
+    base_model = _base(keras)
+    base_model.trainable = False
+    model = _classifier(keras, base_model, False)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    base_model.trainable = True
+    checks.expect_compiled_after_trainable_change(model)
+    model.train_function = lambda *args: None  # a traced step, but no optimizer to compare
+    with pytest.raises(keras_internals.UnsupportedKerasError, match="not support"):
+        checks.expect_compiled_after_trainable_change(model)
+
+
+@pytest.mark.parametrize(("loss", "activation", "message"), [
+    ("sparse_categorical_crossentropy", None, "linear"),
+    ("mse", None, None),
+    (lambda y, p: p, None, "cannot tell whether the loss"),
+    ("keras_fn_logits", "softmax", "applies softmax"),
+])
+def test_loss_from_logits_read_through_public_api(keras, loss, activation, message):
+    """Strings, loss functions (their from_logits default) and unknown callables (an error)."""
+    import functools
+
+    if loss == "keras_fn_logits":
+        loss = functools.partial(keras.losses.sparse_categorical_crossentropy, from_logits=True)
+    model = _classifier(keras, _base(keras), False, activation=activation)
+    model.compile("adam", loss)
+    if message:
+        with pytest.raises(AssertionError, match=message):
+            checks.expect_activation_matches_loss(model)
+    else:
+        checks.expect_activation_matches_loss(model)
+
+
+def test_nested_batchnorm_found_without_private_api(keras):
+    """BatchNorm two models deep is found by the public ``layers`` recursion."""
+    inner = _base(keras)
+    middle = keras.Model(inner.input, inner.output, name="middle")
+    inputs = keras.Input((8, 8, 3))
+    outer = keras.Model(inputs, keras.layers.Dense(2)(middle(inputs, training=False)))
+    with pytest.raises(AssertionError, match="BatchNorm layer bn is trainable"):
+        checks.expect_bn_frozen(outer)
+    inner.get_layer("bn").trainable = False
+    checks.expect_bn_frozen(outer)
