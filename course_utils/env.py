@@ -110,26 +110,35 @@ def has_internet(timeout: float = 1.5) -> bool:
 def select_profile(name: str | None = None) -> Profile:
     """Choose the profile: the argument, else ``COURSE_PROFILE``, else from the machine.
 
+    ``"auto"`` (the notebooks' default ``PROFILE`` parameter) and None both defer to
+    ``COURSE_PROFILE``; only when that is unset (or ``auto`` too) is the profile chosen from the
+    machine: no network -> ``offline``, a GPU -> ``full``, else ``cpu``.
+
     Args:
-        name: ``"full"``, ``"cpu"``, ``"offline"``, ``"auto"`` or None (both mean automatic).
+        name: ``"full"``, ``"cpu"``, ``"offline"``, ``"auto"`` or None (both mean: not forced here).
 
     Returns:
         The :class:`Profile`.
 
     Raises:
-        ValueError: for an unknown profile name.
+        TypeError: ``name`` is not a string or None.
+        ValueError: for an unknown profile name (in the argument or in ``COURSE_PROFILE``).
     """
-    name = name or os.environ.get("COURSE_PROFILE") or "auto"
-    name = name.strip().lower()
-    if name == "auto":
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"profile must be a name such as 'offline', got {type(name).__name__}")
+    choice = (name or "").strip().lower()
+    if choice in ("", "auto"):
+        choice = os.environ.get("COURSE_PROFILE", "").strip().lower() or "auto"
+    if choice == "auto":
         if not has_internet():
-            name = "offline"
+            choice = "offline"
         elif gpu_names():
-            name = "full"
+            choice = "full"
         else:
-            name = "cpu"
-    if name not in PROFILES:
+            choice = "cpu"
+    if choice not in PROFILES:
         raise ValueError(
-            f"unknown profile {name!r}: use one of {', '.join(PROFILES)} or 'auto'"
+            f"unknown profile {choice!r}: use one of {', '.join(PROFILES)} or 'auto' "
+            "(check the PROFILE parameter and the COURSE_PROFILE environment variable)"
         )
-    return PROFILES[name]
+    return PROFILES[choice]

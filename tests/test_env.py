@@ -59,3 +59,33 @@ def test_profiles_are_frozen_and_ordered_by_cost():
     assert offline.image_size < cpu.image_size <= full.image_size
     assert offline.weights == "offline" and full.weights == "imagenet"
     assert full.mixed_precision and not cpu.mixed_precision
+
+
+@pytest.mark.parametrize("parameter", ["auto", "AUTO", None, ""])
+def test_course_profile_wins_over_an_automatic_parameter(monkeypatch, parameter):
+    """A notebook's default ``PROFILE = "auto"`` must not hide ``COURSE_PROFILE`` (README)."""
+    monkeypatch.setenv("COURSE_PROFILE", "cpu")
+    monkeypatch.setenv("COURSE_OFFLINE", "1")  # automatic choice would say "offline"
+    env.has_internet.cache_clear()
+    try:
+        assert env.select_profile(parameter).name == "cpu"
+    finally:
+        env.has_internet.cache_clear()
+
+
+def test_course_profile_auto_still_detects(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "auto")
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    env.has_internet.cache_clear()
+    try:
+        assert env.select_profile("auto").name == "offline"
+    finally:
+        env.has_internet.cache_clear()
+
+
+def test_bad_course_profile_is_named(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "gpu")
+    with pytest.raises(ValueError, match="'gpu'.*COURSE_PROFILE"):
+        env.select_profile("auto")
+    with pytest.raises(TypeError, match="profile must be a name"):
+        env.select_profile(3)

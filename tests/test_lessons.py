@@ -42,13 +42,15 @@ def _failed_cell(path) -> str:
 
 
 def execute(path: Path, out: Path, timeout: int = NOTEBOOK_TIMEOUT) -> tuple[str | None, float]:
-    """Run a notebook with papermill in the offline profile.
+    """Run a notebook with papermill in the offline profile, claims strict (``COURSE_STRICT=1``).
 
     Returns:
         ``(problem, seconds)``: problem is None on success, else one message naming the notebook
         and the cell it failed or hung in.
     """
-    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", TF_CPP_MIN_LOG_LEVEL="3")
+    # COURSE_STRICT: a claim outside its band fails the lesson here (a student only sees a note)
+    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", COURSE_STRICT="1",
+               TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, "-m", "papermill", str(path), str(out), "-p", "PROFILE", "offline",
                "-k", "python3", "--execution-timeout", str(CELL_TIMEOUT), "--no-progress-bar",
                "--cwd", str(out.parent)]
