@@ -24,7 +24,7 @@ from ..errors import CourseError
 from . import course, runner
 from .execute import is_test_cell
 from .release import hidden_test_lines
-from .repair import SubmissionError, read_notebook, repair
+from .repair import SubmissionError, grade_id, read_notebook, repair
 
 __all__ = ["feedback", "leaks", "safe_message"]
 
@@ -60,21 +60,17 @@ def safe_message(message: str, hidden: set[str]) -> str:
     return first
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def _visible_notebook(submitted: Path, release: Path) -> nbformat.NotebookNode:
     """The student's notebook with the released test cells (no hidden tests), outputs cleared."""
     nb = read_notebook(submitted)
     released = nbformat.read(release, as_version=4)
     repair(nb, released)
-    tests = {_grade_id(c): c.source for c in released.cells if is_test_cell(c)}
+    tests = {grade_id(c): c.source for c in released.cells if is_test_cell(c)}
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if _grade_id(cell) in tests:
-                cell.source = tests[_grade_id(cell)]
+            if grade_id(cell) in tests:
+                cell.source = tests[grade_id(cell)]
     return nb
 
 
@@ -95,13 +91,13 @@ def _failures(autograded: Path) -> dict[str, str]:
         if is_test_cell(cell):
             errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
             if errors:
-                found[_grade_id(cell)] = f"{errors[0].ename}: {errors[0].evalue}"
+                found[grade_id(cell)] = f"{errors[0].ename}: {errors[0].evalue}"
     return found
 
 
 def _annotate(nb, scores: dict[str, tuple], failures: dict[str, str], hidden: set[str]) -> None:
     for cell in nb.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         if not is_test_cell(cell) or gid not in scores:
             continue
         score, max_score = scores[gid]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["SubmissionError", "read_notebook", "repair", "repair_file"]
+__all__ = ["SubmissionError", "grade_id", "read_notebook", "repair", "repair_file"]
 
 
 class SubmissionError(Exception):
@@ -37,7 +37,8 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise SubmissionError(f"the file is JSON but not a Jupyter notebook ({exc})") from None
 
 
-def _grade_id(cell) -> str | None:
+def grade_id(cell) -> str | None:
+    """The cell's nbgrader ``grade_id`` (None for a cell without one)."""
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
@@ -50,13 +51,13 @@ def _is_instructor_cell(cell) -> bool:
 def repair(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
     """Repair ``nb`` in place against the source notebook; return notes on what was changed."""
     notes: list[str] = []
-    source_cells = {gid: cell for cell in source.cells if (gid := _grade_id(cell))}
-    order = [gid for gid in (_grade_id(c) for c in source.cells) if gid]
+    source_cells = {gid: cell for cell in source.cells if (gid := grade_id(cell))}
+    order = [gid for gid in (grade_id(c) for c in source.cells) if gid]
 
     # 1. Duplicated grade ids: keep the last copy of a test cell, the first of an answer cell.
     positions: dict[str, list[int]] = {}
     for index, cell in enumerate(nb.cells):
-        if (gid := _grade_id(cell)) in source_cells:
+        if (gid := grade_id(cell)) in source_cells:
             positions.setdefault(gid, []).append(index)
     drop: set[int] = set()
     for gid, where in positions.items():
@@ -74,7 +75,7 @@ def repair(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str
 
     # 2. Flags as in the source (a test cell edited into an answer cell, changed points ...).
     for cell in nb.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         if gid in source_cells:
             wanted = copy.deepcopy(source_cells[gid].metadata["nbgrader"])
             if cell.metadata["nbgrader"] != wanted:
@@ -86,7 +87,7 @@ def repair(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str
                     notes.append(f"cell {gid}: grading metadata restored from the source")
 
     # 3. Deleted test/given cells go back where they were (after the nearest earlier survivor).
-    present = [gid for gid in (_grade_id(c) for c in nb.cells) if gid]
+    present = [gid for gid in (grade_id(c) for c in nb.cells) if gid]
     for position, gid in enumerate(order):
         if gid in present or not _is_instructor_cell(source_cells[gid]):
             continue
@@ -96,7 +97,7 @@ def repair(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str
         restored["id"] = uuid.uuid4().hex[:8]
         earlier = [g for g in order[:position] if g in present]
         later = [g for g in order[position + 1:] if g in present]
-        ids = [_grade_id(c) for c in nb.cells]
+        ids = [grade_id(c) for c in nb.cells]
         if earlier:
             index = ids.index(earlier[-1]) + 1
         elif later:

@@ -79,15 +79,21 @@ class ChildRun:
     stopped: str | None = None  # "time" or "memory" when it was killed
 
 
-def _kill_tree(pid: int) -> None:
+def _family(pid: int) -> list:
+    """The process ``pid`` and all its descendants (empty once it is gone)."""
     import psutil
 
     try:
         parent = psutil.Process(pid)
-        family = [*parent.children(recursive=True), parent]
+        return [*parent.children(recursive=True), parent]
     except psutil.NoSuchProcess:
-        return
-    for process in family:
+        return []
+
+
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    for process in _family(pid):
         try:
             process.kill()
         except psutil.NoSuchProcess:
@@ -98,15 +104,11 @@ def _tree_rss(pid: int) -> int:
     import psutil
 
     total = 0
-    try:
-        parent = psutil.Process(pid)
-        for process in [parent, *parent.children(recursive=True)]:
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
-    except psutil.NoSuchProcess:
-        pass
+    for process in _family(pid):
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
     return total
 
 
