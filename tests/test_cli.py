@@ -136,6 +136,7 @@ def test_closed_pipe_exits_quietly_in_a_real_process():
     ["autograde", ".", "--root", "/nonexistent"],
     ["check", "/nonexistent/ex01.ipynb"],
     ["feedback", "--root", "/nonexistent"],
+    ["feedback", "--workers", "0"],
     ["predict", "x.jpg", "--top", "0"],
     ["predict", "x.jpg", "--model", "alexnet"],
     ["weights", "fetch", "alexnet"],

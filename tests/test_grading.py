@@ -137,9 +137,41 @@ def test_flat_folder_zip_and_json_output(course, graded, tmp_path, capsys):
         assert cli.main(["autograde", str(source), "--root", str(other), "--json",
                          "--gradebook", str(tmp_path / "gb.db"),
                          "--csv", str(tmp_path / "g.csv")]) == 0
-        line = json.loads(capsys.readouterr().out.strip())
-        assert line == {"student": "dave", "assignment": "toy", "score": 2.0,
-                        "max_score": 3.0, "error": None}
+        out, err = capsys.readouterr()
+        assert json.loads(out.strip()) == {"student": "dave", "assignment": "toy", "score": 2.0,
+                                           "max_score": 3.0, "error": None}
+        assert "progress: 1/1 graded, 0 could not be graded" in err  # no terminal: plain lines
+
+
+def test_warm_workers_grade_like_a_process_per_student(course, graded, tmp_path):
+    """Long-lived workers with pre-started kernels (the default) give every student of the
+    fault batch the same score, error and notes as a new process and kernel per student."""
+    cold = batch.autograde(graded[0], workers=1, root=course, cell_timeout=5,
+                           notebook_timeout=120, warm=False, gradebook_path=tmp_path / "gb.db",
+                           csv_path=tmp_path / "g.csv")
+    assert len(cold) == len(EXPECTED)
+    for result in cold:
+        warm = graded[1][result.student]
+        assert (result.score, result.max_score, result.error, result.notes) == \
+            (warm.score, warm.max_score, warm.error, warm.notes), result.student
+
+
+def test_template_is_cached_until_the_source_changes(tmp_path):
+    """`course autograde` makes an assignment's template once; a changed source makes a new one."""
+    from course_utils.grading import runner
+
+    course = toy_course.make_course(tmp_path)
+    first = runner.template(course, "toy")
+    made = (first / "result.json").stat().st_mtime_ns
+    assert runner.template(course, "toy") == first
+    assert (first / "result.json").stat().st_mtime_ns == made  # reused, not rebuilt
+    source = course / "solutions/toy/toy.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    nb.cells[0].source += "\nNow with a second line."
+    nbformat.write(nb, source)
+    second = runner.template(course, "toy")
+    assert second != first and "second line" in (second / "solutions/toy/toy.ipynb").read_text()
+    assert "second line" in (second / "exercises/toy/toy.ipynb").read_text()
 
 
 def test_asserts_disabled_refuses(course, graded, monkeypatch, capsys):

@@ -1,7 +1,8 @@
 """``autograde``: grade a batch of submissions, in parallel, into one gradebook and grades.csv.
 
-Design: each student is graded in its own process and private course folder
-(:mod:`.runner`); a thread pool keeps ``workers`` of them busy. Results are merged into the main
+Design: each student is graded in a private course folder with a kernel of its own
+(:mod:`.runner`), by one of ``workers`` long-lived grading processes (:mod:`.workers`) on this
+machine or by a task on a Dask cluster (:mod:`.cluster`). Results are merged into the main
 gradebook one at a time in this process (:mod:`.gradebook`), so SQLite never sees two writers.
 A regrade replaces a student's earlier grade only when it succeeds; an error leaves the earlier
 grade in place and is reported (JSON line, grades.csv ``error`` column). Re-running is idempotent.
@@ -10,18 +11,19 @@ grade in place and is reported (JSON line, grades.csv ``error`` column). Re-runn
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ..errors import CourseError
 from . import course, gradebook, layout, runner
 
-__all__ = ["asserts_enabled_or_refuse", "autograde"]
+__all__ = ["asserts_enabled_or_refuse", "autograde", "grade_one"]
 
 
 def asserts_enabled_or_refuse() -> None:
@@ -49,14 +51,16 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
               root: Path | str | None = None, gradebook_path: Path | str | None = None,
               csv_path: Path | str | None = None, cell_timeout: int = runner.CELL_TIMEOUT,
               notebook_timeout: int = runner.NOTEBOOK_TIMEOUT, sandbox: bool = True,
-              memory_limit: int = runner.MEMORY_LIMIT,
-              on_result: Callable[[runner.Result], None] | None = None) -> list[runner.Result]:
+              memory_limit: int = runner.MEMORY_LIMIT, warm: bool = True,
+              scheduler: str | None = None,
+              on_result: Callable[[runner.Result], None] | None = None,
+              on_start: Callable[[int], None] | None = None) -> list[runner.Result]:
     """Grade every submission found in ``submissions``.
 
     Args:
         submissions: nbgrader layout folder, flat LMS folder, or a zip of either.
         assignment: only this assignment (default: every assignment found).
-        workers: students graded at once (each its own process and kernel).
+        workers: students graded at once on this machine (ignored with ``scheduler``).
         root: course root (default: :func:`course.course_root`).
         gradebook_path: gradebook file (default ``<root>/gradebook.db``).
         csv_path: CSV written at the end (default ``<root>/grades.csv``).
@@ -64,20 +68,26 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
         sandbox: run each kernel in the bubblewrap sandbox (:mod:`.sandbox`). False only when
             the instructor asked for it (``--no-sandbox``); grades.csv records it.
         memory_limit: bytes one student's grading may use before it is stopped.
+        warm: grade in long-lived workers with pre-started kernels (:mod:`.workers`); False
+            starts a new grading process per student (slower; the same grades).
+        scheduler: address of a Dask scheduler (``tcp://host:8786``): each student is graded
+            as a task on its workers (:mod:`.cluster`); this process alone writes the
+            gradebook, grades.csv and the course folders.
         on_result: called with each result as soon as it is merged.
+        on_start: called once with the number of submissions found, before grading starts.
 
     Returns:
         One :class:`runner.Result` per submission, in the order found.
 
     Raises:
         CourseError: asserts disabled, no sandbox possible here (and ``sandbox`` is True),
-            unknown assignment, nothing to grade.
+            unknown assignment, nothing to grade, no scheduler at ``scheduler``.
         FileNotFoundError: ``submissions`` does not exist.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     asserts_enabled_or_refuse()
-    if sandbox:
+    if sandbox and scheduler is None:
         from . import sandbox as sandboxing
 
         sandboxing.require()
@@ -89,53 +99,93 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
         course.source_notebook(root, assignment)  # raises for an unknown name
     main_db = Path(gradebook_path or root / "gradebook.db").resolve()
     csv_file = Path(csv_path or root / "grades.csv")
+    limits = (cell_timeout, notebook_timeout, sandbox, memory_limit)
     with tempfile.TemporaryDirectory(prefix="course-autograde-") as tmp:
         workdir = Path(tmp)
         found = layout.find_submissions(layout.unpack(Path(submissions), workdir), known,
                                         assignment)
-        templates = {name: runner.prepare_template(root, name, workdir)
+        templates = {name: runner.template(root, name)
                      for name in sorted({s.assignment for s in found})}
+        if on_start:
+            on_start(len(found))
         earlier = gradebook.scores(main_db)
         results: dict[int, runner.Result] = {}
         errors: dict[tuple[str, str], str] = {}
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_grade_one, templates[s.assignment], s, known[s.assignment],
-                                   workdir, cell_timeout, notebook_timeout, sandbox,
-                                   memory_limit): index
-                       for index, s in enumerate(found)}
-            for future in as_completed(futures):
-                submission = found[futures[future]]
-                try:
-                    result = future.result()
-                    if result.error is None:
-                        _store(result, root, main_db, submission.path, known[result.assignment])
-                except Exception as exc:  # one student's failure must never stop the batch
-                    result = runner.Result(submission.student, submission.assignment,
-                                           error=f"internal error: {type(exc).__name__}: {exc}")
-                key = (result.student, result.assignment)
-                if result.error is not None:
-                    errors[key] = result.error
-                    if key in earlier:  # keep, and report, the earlier grade
-                        result.score, result.max_score = earlier[key][:2]
-                        result.error += " (earlier grade kept)"
-                if result.folder:
-                    shutil.rmtree(result.folder, ignore_errors=True)
-                results[futures[future]] = result
-                if on_result:
-                    on_result(result)
+        if scheduler is not None:
+            from . import cluster
+
+            outcomes = cluster.grade(scheduler, found, templates, known, workdir, limits)
+        else:
+            outcomes = _grade_here(found, templates, known, workdir, limits, workers, warm)
+        for index, outcome in outcomes:
+            submission = found[index]
+            try:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                result = outcome
+                if result.error is None:
+                    _store(result, root, main_db, submission.path, known[result.assignment])
+            except Exception as exc:  # one student's failure must never stop the batch
+                result = runner.Result(submission.student, submission.assignment,
+                                       error=f"internal error: {type(exc).__name__}: {exc}")
+            key = (result.student, result.assignment)
+            if result.error is not None:
+                errors[key] = result.error
+                if key in earlier:  # keep, and report, the earlier grade
+                    result.score, result.max_score = earlier[key][:2]
+                    result.error += " (earlier grade kept)"
+            if result.folder:
+                shutil.rmtree(result.folder, ignore_errors=True)
+            results[index] = result
+            if on_result:
+                on_result(result)
         gradebook.write_csv(main_db, csv_file, errors,
                             {(r.student, r.assignment): sandbox for r in results.values()})
     return [results[index] for index in sorted(results)]
 
 
-def _grade_one(template: Path, submission: layout.Submission, stem: str, workdir: Path,
-               *limits) -> runner.Result:
+def _grade_here(found: list[layout.Submission], templates: dict[str, Path], known: dict[str, str],
+                workdir: Path, limits: tuple, workers: int,
+                warm: bool) -> Iterator[tuple[int, runner.Result | BaseException]]:
+    """Grade on this machine, ``workers`` students at once; yield ``(index, result or error)``
+    as each finishes."""
+    from .workers import Worker
+
+    idle: queue.SimpleQueue = queue.SimpleQueue()
+    started = [Worker(sandbox=limits[2]) for _ in range(workers)] if warm else []
+    for worker in started:
+        idle.put(worker)
+
+    def one(submission: layout.Submission) -> runner.Result:
+        worker = idle.get() if warm else None
+        try:
+            return grade_one(templates[submission.assignment], submission,
+                             known[submission.assignment], workdir, *limits, worker=worker)
+        finally:
+            if worker is not None:
+                idle.put(worker)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(one, s): index for index, s in enumerate(found)}
+            for future in as_completed(futures):
+                try:
+                    yield futures[future], future.result()
+                except Exception as exc:  # noqa: BLE001 (reported as that student's error)
+                    yield futures[future], exc
+    finally:
+        for worker in started:
+            worker.__exit__(None, None, None)
+
+
+def grade_one(template: Path, submission: layout.Submission, stem: str, workdir: Path,
+              *limits, worker=None) -> runner.Result:
     """Grade one found submission, or report why it cannot be graded."""
     if submission.problem:
         return runner.Result(submission.student, submission.assignment,
                              error=submission.problem)
     result = runner.grade(template, submission.student, submission.assignment, submission.path,
-                          stem, workdir, *limits)
+                          stem, workdir, *limits, worker=worker)
     if submission.note:
         result.notes.insert(0, submission.note)
     return result

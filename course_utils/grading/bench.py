@@ -1,9 +1,10 @@
 """Grading throughput: ``run(submissions=N, workers=(1, 2), assignment=A) -> dict``.
 
 Builds a throw-away course holding one assignment (a course assignment from ``solutions/``, or a
-small plain-Python toy when ``assignment`` is None), grades N copies of its solution with each
-worker count, and times the parts of one submission: starting a Python process, importing
-nbgrader, starting a kernel, importing TensorFlow. ``make bench`` calls it.
+small plain-Python toy when ``assignment`` is None), grades a batch of N submissions with each
+worker count, the old way (``--cold``) and without the sandbox, and times the fixed parts of a
+cold submission: starting a Python process, importing nbgrader, starting a kernel, importing
+TensorFlow. ``make bench`` calls it.
 """
 
 from __future__ import annotations
@@ -49,19 +50,24 @@ def _seconds(code: str) -> float:
     return time.perf_counter() - start
 
 
-def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
+def run(submissions: int = 50, workers: tuple[int, ...] = (1, 2),
         assignment: str | None = None) -> dict:
-    """Grade ``submissions`` copies of an assignment's solution once per worker count, in the
-    sandbox, and once more with one worker and no sandbox, to price the sandbox.
+    """Grade a batch of ``submissions`` (every fourth the untouched exercise, which scores 0;
+    the others the solution) in the sandbox with long-lived workers, once per worker count; then
+    the same batch the way it was graded before workers (a new process and kernel per student,
+    the most workers) and with one worker without the sandbox, to price both.
 
     Args:
-        submissions: copies graded per worker count.
+        submissions: notebooks in the batch.
         workers: worker counts to compare.
         assignment: a course assignment (``solutions/<assignment>``); None for the toy one.
 
     Returns:
-        ``{"submissions": N, "per_submission_s": {w: s}, "per_hour": {w: n},
-        "speedup": x, "sandbox_cost_s": s, "sandbox_cost_percent": p, "parts_s": {...}}``.
+        ``{"submissions": N, "per_submission_s": {w: s}, "per_hour": {w: n}, "speedup": x,
+        "cold_per_hour": n, "sandbox_cost_s": s, "sandbox_cost_percent": p, "parts_s": {...}}``.
+
+    Raises:
+        RuntimeError: a solution did not get full marks or an untouched exercise got points.
     """
     name = assignment or "bench"
     report: dict = {"assignment": name, "submissions": submissions, "per_submission_s": {},
@@ -77,29 +83,36 @@ def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
         else:
             shutil.copy(course.source_notebook(course_root, assignment), solution)
         release.release(root=root)
-        def grade(label: str, count: int, sandbox: bool) -> tuple[float, float]:
-            folder = Path(tmp) / f"subs-{label}"
-            for index in range(submissions):
-                target = folder / f"student{index:03d}" / name / f"{name}.ipynb"
-                target.parent.mkdir(parents=True)
-                shutil.copy(solution, target)
+        folder = Path(tmp) / "submissions"
+        for index in range(submissions):
+            target = folder / f"student{index:03d}" / name / f"{name}.ipynb"
+            target.parent.mkdir(parents=True)
+            untouched = root / "exercises" / name / f"{name}.ipynb"
+            shutil.copy(untouched if index % 4 == 3 else solution, target)
+
+        def grade(label: str, count: int, sandbox: bool = True,
+                  warm: bool = True) -> tuple[float, float]:
             start = time.perf_counter()
             results = batch.autograde(folder, workers=count, root=root, sandbox=sandbox,
-                                      gradebook_path=Path(tmp) / f"gb-{label}.db",
+                                      warm=warm, gradebook_path=Path(tmp) / f"gb-{label}.db",
                                       csv_path=Path(tmp) / f"g-{label}.csv")
             elapsed = time.perf_counter() - start
-            if any(r.error or r.score != r.max_score for r in results):
-                raise RuntimeError(f"benchmark submissions were not graded in full: {results}")
+            wrong = [r for r in results if r.error or (r.score == r.max_score) ==
+                     (int(r.student[-3:]) % 4 == 3)]
+            if wrong:
+                raise RuntimeError(f"benchmark submissions were graded wrongly: {wrong}")
             return sum(r.seconds for r in results) / len(results), elapsed
 
-        # First the same submissions with one worker and no bubblewrap (first, so that caches
-        # warmed by it favour the sandboxed runs, not the other way round).
-        unsandboxed = grade("nosandbox", 1, sandbox=False)[0] if 1 in workers else None
+        grade("template", 1)  # builds the cached template and the caches: not timed
         for count in workers:
-            per_submission, elapsed = grade(f"{count}", count, sandbox=True)
+            per_submission, elapsed = grade(f"{count}", count)
             report["per_submission_s"][count] = round(per_submission, 2)
             report["per_hour"][count] = round(submissions / elapsed * 3600)
-        if unsandboxed is not None:
+        most = max(workers)
+        report["cold_workers"] = most
+        report["cold_per_hour"] = round(submissions / grade("cold", most, warm=False)[1] * 3600)
+        if 1 in workers:
+            unsandboxed = grade("nosandbox", 1, sandbox=False)[0]
             cost = report["per_submission_s"][1] - unsandboxed
             report["sandbox_cost_s"] = round(cost, 2)
             report["sandbox_cost_percent"] = round(100 * cost / unsandboxed, 1)
@@ -122,12 +135,16 @@ def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
 
 def report(result: dict) -> str:
     """Format :func:`run`'s result as the lines ``make bench`` prints."""
-    lines = [f"Autograding {result['submissions']} copies of the {result['assignment']} solution"]
+    lines = [f"Autograding {result['submissions']} submissions of {result['assignment']} "
+             "(3 in 4 the solution, 1 in 4 the untouched exercise), sandboxed"]
     for count, seconds in result["per_submission_s"].items():
         lines.append(f"  {count} worker(s): {result['per_hour'][count]:>5} submissions/hour, "
-                     f"{seconds:.1f} s per submission")
+                     f"{seconds:.1f} s per submission (long-lived workers, kernels started "
+                     "in advance)")
     if "speedup" in result:
         lines.append(f"  speed-up with the most workers: {result['speedup']:.2f}x")
+    lines.append(f"  a new process and kernel per student ({result['cold_workers']} worker(s), "
+                 f"--cold): {result['cold_per_hour']} submissions/hour")
     if "sandbox_cost_s" in result:
         lines.append(f"  the bubblewrap sandbox costs {result['sandbox_cost_s']:+.2f} s per "
                      f"submission ({result['sandbox_cost_percent']:+.1f} % of grading without it)")

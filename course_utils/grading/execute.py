@@ -16,6 +16,10 @@ code, printing a fresh random token only if the code ran to its end. Then, on th
 
 Findings go to the JSON file named by ``GuardedExecute.report`` (outside the sandbox), which the
 grader reads: a tampered submission's score is withheld.
+
+A long-lived grading worker (:mod:`.child`) puts a kernel it started in advance into
+:data:`PRESTARTED`; the next notebook runs in it instead of a new one (and the worker shuts it
+down afterwards).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from traitlets import Bool, Unicode
 
 from .sandbox import GuardedKernelManager, SandboxedKernelManager
 
-__all__ = ["GuardedExecute", "is_test_cell"]
+__all__ = ["GuardedExecute", "PRESTARTED", "is_test_cell"]
+
+PRESTARTED: list = []  # a started kernel manager for the next notebook (see the docstring)
 
 
 def is_test_cell(cell) -> bool:
@@ -83,9 +89,14 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):  # noqa: D102 (nbconvert's API)
         self.findings: list[str] = []
+        if km is None and PRESTARTED:
+            km = PRESTARTED.pop()
         try:
             return super().preprocess(nb, resources, km)
         finally:
+            if getattr(self, "kc", None) is not None and not self.owns_km:
+                self.kc.stop_channels()  # nbclient leaves the channels of a kernel it was given
+                self.kc = None
             if self.report:
                 with open(self.report, "w", encoding="utf-8") as handle:
                     json.dump({"tampering": self.findings}, handle)

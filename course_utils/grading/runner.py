@@ -1,11 +1,13 @@
-"""Grade one student in its own process and its own private course folder.
+"""Grade one student in a private course folder, in a process of its own or a worker's.
 
-The parent (:func:`grade`) copies a per-assignment template course (source, release and a
-gradebook made by ``nbgrader generate_assignment``), repairs the submission into it and starts
-``python -m course_utils.grading.runner autograde ...``, which runs nbgrader's own autograde.
-A crash, a dead kernel or a runaway notebook therefore ends that student's process only. Limits:
-:data:`CELL_TIMEOUT` per cell (nbgrader's ``Execute.timeout``, set in nbgrader_config.py) and
-:data:`NOTEBOOK_TIMEOUT` for the whole notebook, enforced here by killing the process tree.
+:func:`grade` copies the assignment's template course (source, release and a gradebook made by
+``nbgrader generate_assignment``, cached by :func:`template` until the source changes), repairs
+the submission into it and has nbgrader's own autograde run there by a grading process
+(:mod:`.child`): a new one per student, or a long-lived :class:`.workers.Worker` that keeps
+nbgrader imported and a pre-started kernel ready. A crash, a dead kernel or a runaway notebook
+ends that process only. Limits: :data:`CELL_TIMEOUT` per cell (nbgrader's ``Execute.timeout``,
+set in nbgrader_config.py), :data:`NOTEBOOK_TIMEOUT` for the whole notebook and
+:data:`MEMORY_LIMIT`, enforced here by killing the process tree.
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ import sys
 import time
 from pathlib import Path
 
+from .child import GUARD_REPORT
 from .course import SOURCE
 from .repair import SubmissionError, repair_file
 
 __all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "ChildRun", "Result", "kernel_env",
-           "prepare_template", "grade", "execute_notebook", "run_nbgrader", "run_child",
+           "prepare_template", "template", "kernel_preload", "grade", "run_child", "kill_tree", "safe_name",
+           "tree_rss",
            "ensure_tools_on_path"]
 
 CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
 NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
-GUARD_REPORT = "guard.json"  # the test guard's findings, written outside the sandbox
 MEMORY_LIMIT = 6 * 2**30  # bytes for one student's grading process tree (kernel included)
+CHILD = "course_utils.grading.child"  # the module grading processes run
+TEMPLATE_FORMAT = 1  # bump when what a cached template holds changes
 
 
 @dataclasses.dataclass
@@ -90,7 +95,8 @@ def _family(pid: int) -> list:
         return []
 
 
-def _kill_tree(pid: int) -> None:
+def kill_tree(pid: int) -> None:
+    """Kill ``pid`` and all its descendants."""
     import psutil
 
     for process in _family(pid):
@@ -100,11 +106,15 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
-def _tree_rss(pid: int) -> int:
+def tree_rss(pid: int, leave_out: int | None = None) -> int:
+    """Resident memory of ``pid``'s process tree, without ``leave_out``'s tree."""
     import psutil
 
+    skip = {p.pid for p in _family(leave_out)} if leave_out else set()
     total = 0
     for process in _family(pid):
+        if process.pid in skip:
+            continue
         try:
             total += process.memory_info().rss
         except psutil.NoSuchProcess:
@@ -125,17 +135,17 @@ def run_child(args: list[str], cwd: Path, timeout: float,
 
     deadline = time.monotonic() + timeout
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        proc = subprocess.Popen([sys.executable, "-m", __name__, *args], cwd=cwd,
+        proc = subprocess.Popen([sys.executable, "-m", CHILD, *args], cwd=cwd,
                                 env={**kernel_env(), **(extra_env or {})},
                                 stdout=log, stderr=subprocess.STDOUT, text=True)
         stopped = None
         while proc.poll() is None:
             if time.monotonic() > deadline:
                 stopped = "time"
-            elif _tree_rss(proc.pid) > memory_limit:
+            elif tree_rss(proc.pid) > memory_limit:
                 stopped = "memory"
             if stopped:
-                _kill_tree(proc.pid)
+                kill_tree(proc.pid)
                 break
             try:
                 proc.wait(timeout=0.5)
@@ -164,6 +174,67 @@ def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
     return template
 
 
+def _digest(root: Path, assignment: str) -> str:
+    """What a template depends on: the assignment's source files, the nbgrader configuration
+    and the versions of nbgrader and this package."""
+    import hashlib
+
+    import nbgrader
+
+    from .. import __version__
+
+    digest = hashlib.sha256(f"{TEMPLATE_FORMAT} {nbgrader.__version__} {__version__}".encode())
+    source = root / SOURCE / assignment
+    for path in sorted([root / "nbgrader_config.py", *source.rglob("*")]):
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts \
+                and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def template_cache() -> Path:
+    """Where templates are kept: ``$COURSE_CACHE_DIR/grading`` or ``~/.cache/course-utils/grading``."""
+    base = os.environ.get("COURSE_CACHE_DIR") or Path.home() / ".cache" / "course-utils"
+    return Path(base).expanduser() / "grading"
+
+
+def template(root: Path, assignment: str) -> Path:
+    """``assignment``'s template course, made by :func:`prepare_template` once and reused until
+    its source, the nbgrader configuration or the package versions change.
+
+    Graders only copy it (never write into it); a new one is built beside the cache and moved
+    into place, so two graders building it at once cannot leave a half-made template.
+    """
+    import tempfile
+
+    cache = template_cache()
+    target = cache / f"{assignment}-{_digest(root, assignment)}"
+    if (target / "result.json").is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".building-", dir=cache) as tmp:
+        built = prepare_template(root, assignment, Path(tmp))
+        try:
+            built.rename(target)
+        except OSError:  # another grader finished the same template first
+            if not (target / "result.json").is_file():
+                raise
+    return target
+
+
+def kernel_preload(notebook: Path) -> str:
+    """Modules a pre-started kernel should import for ``notebook``: TensorFlow and Keras when
+    its code uses them or a ``course_utils`` helper beyond the checks (a guess that only
+    changes speed)."""
+    import nbformat
+
+    code = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells
+                     if c.cell_type == "code")
+    uses = re.search(r"\b(keras|tensorflow|setup_notebook)\b|course_utils\.(?!checks\b)\w+",
+                     code)
+    return "tensorflow,keras" if uses else ""
+
+
 def _read_result(folder: Path) -> dict:
     try:
         return json.loads((folder / "result.json").read_text())
@@ -176,7 +247,8 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """``name`` with anything but letters, digits, ``_.-`` replaced (for folder names)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
@@ -190,27 +262,38 @@ def _diagnose(log: str, returncode: int) -> str:
 def grade(template: Path, student: str, assignment: str, notebook: Path, stem: str,
           workdir: Path, cell_timeout: int = CELL_TIMEOUT,
           notebook_timeout: int = NOTEBOOK_TIMEOUT, sandbox: bool = True,
-          memory_limit: int = MEMORY_LIMIT) -> Result:
+          memory_limit: int = MEMORY_LIMIT, worker=None) -> Result:
     """Grade ``notebook`` for ``student``; never raises for a problem in the submission.
 
     The score is computed here, outside the sandbox, from the automatic scores of the scoring
     run; manual scores are never read from the private gradebook, and a submission the test
     guard found tampered with gets no score (``error`` says why).
+
+    Args:
+        worker: a :class:`.workers.Worker` (started with the same ``sandbox``) to run nbgrader
+            in; None starts a new grading process for this student alone.
     """
     start = time.perf_counter()
-    folder = workdir / f"{_safe(student)}--{assignment}"
+    folder = workdir / f"{safe_name(student)}--{assignment}"
     result = Result(student, assignment, folder=folder)
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(template, folder)
+    source = template / SOURCE / assignment / f"{stem}.ipynb"
+    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("result.json"))
     try:
-        result.notes = repair_file(notebook, template / SOURCE / assignment / f"{stem}.ipynb",
+        result.notes = repair_file(notebook, source,
                                    folder / "submitted" / student / assignment / f"{stem}.ipynb")
     except SubmissionError as exc:
         result.error = str(exc)
         return result
-    done = run_child(["autograde", str(folder), assignment, student, str(cell_timeout)], folder,
-                     notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",
-                                        "COURSE_SANDBOX_PARENT": str(folder)}, memory_limit)
+    if worker is None:
+        done = run_child(["autograde", str(folder), assignment, student, str(cell_timeout)],
+                         folder, notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",
+                                                    "COURSE_SANDBOX_PARENT": str(folder)},
+                         memory_limit)
+    else:
+        done = worker.run({"root": str(folder), "assignment": assignment, "student": student,
+                           "cell_timeout": cell_timeout, "files": str(source.parent),
+                           "preload": kernel_preload(source)}, notebook_timeout, memory_limit)
     result.seconds = time.perf_counter() - start
     if done.stopped == "time":
         result.error = (f"the notebook ran longer than {notebook_timeout} s in total (an endless "
@@ -258,71 +341,3 @@ def _auto_scores(db: Path, assignment: str, student: str) -> tuple[float, float,
         return (float(sum(g.auto_score or 0 for g in grades)),
                 float(sum(g.max_score for g in grades)),
                 any(g.needs_manual_grade for g in grades))
-
-
-def run_nbgrader(command: str, root: Path, assignment: str, student: str | None = None,
-                 cell_timeout: int = CELL_TIMEOUT) -> dict:
-    """Run an nbgrader command through its Python API in ``root`` (the child's side)."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    overrides = Config()
-    overrides.CourseDirectory.root = str(root)
-    overrides.Execute.timeout = cell_timeout
-    overrides.GuardedExecute.sandbox = os.environ.get("COURSE_SANDBOX") == "1"
-    overrides.GuardedExecute.report = str(root / GUARD_REPORT)
-    if os.environ.get("COURSE_GRADEBOOK"):
-        overrides.CourseDirectory.db_url = f"sqlite:///{os.environ['COURSE_GRADEBOOK']}"
-    config.merge(overrides)
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    if command == "generate_assignment":
-        return api.generate_assignment(assignment, force=True)
-    if command == "autograde":
-        return api.autograde(assignment, student, force=True, create=True)
-    if command == "generate_feedback":
-        return api.generate_feedback(assignment, student, force=True)
-    raise ValueError(f"unknown nbgrader command {command!r}")
-
-
-def execute_notebook(source: Path, target: Path, cell_timeout: int, sandbox: bool) -> None:
-    """Run ``source`` in a fresh (sandboxed) kernel, errors allowed, and write ``target``."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from .sandbox import GuardedKernelManager, SandboxedKernelManager
-
-    nb = nbformat.read(source, as_version=4)
-    NotebookClient(nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
-                   interrupt_on_timeout=True,
-                   kernel_manager_class=SandboxedKernelManager if sandbox else
-                   GuardedKernelManager,
-                   resources={"metadata": {"path": str(source.parent)}}).execute()
-    nbformat.write(nb, target)
-
-
-def _main(argv: list[str]) -> int:
-    if argv[0] == "execute":  # execute SOURCE TARGET CELL_TIMEOUT (the feedback run)
-        try:
-            execute_notebook(Path(argv[1]), Path(argv[2]), int(argv[3]),
-                             os.environ.get("COURSE_SANDBOX") == "1")
-        except Exception as exc:  # reported to the parent through the exit status and log
-            print(f"{type(exc).__name__}: {exc}")
-            return 1
-        return 0
-    command, root, assignment = argv[0], Path(argv[1]), argv[2]
-    student = argv[3] if len(argv) > 3 else None
-    timeout = int(argv[4]) if len(argv) > 4 else CELL_TIMEOUT
-    os.chdir(root)
-    try:
-        outcome = run_nbgrader(command, root, assignment, student, timeout)
-    except Exception as exc:  # reported to the parent, which gives the student a reason
-        outcome = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
-    (root / "result.json").write_text(json.dumps(outcome, default=str))
-    return 0 if outcome.get("success") else 1
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -32,7 +32,7 @@ __all__ = ["PASSED_ENV", "GuardedKernelManager", "SandboxedKernelManager", "bwra
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY",
               "PYTHONWARNINGS", "MPLBACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
               "TF_NUM_INTEROP_THREADS", "CUDA_VISIBLE_DEVICES", "PYDEVD_DISABLE_FILE_VALIDATION",
-              "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_GRADING")
+              "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_GRADING", "COURSE_KERNEL_PRELOAD")
 # Read-only folders the kernel may read, when set: Keras's cache and the course's weights/data.
 READ_ONLY_ENV = ("KERAS_HOME", "COURSE_WEIGHTS_DIR", "COURSE_DATA_DIR")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
@@ -56,15 +56,18 @@ def _read_only_paths() -> list[Path]:
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
-def bwrap_command(work: Path, runtime: Path) -> list[str]:
+def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None) -> list[str]:
     """The ``bwrap`` arguments that put a kernel in the sandbox (the kernel command follows).
 
     Args:
         work: the kernel's one writable folder and working directory.
         runtime: the folder holding the connection file and the ipc sockets.
+        env: the environment the allow-listed variables are taken from (default: this
+            process's).
     """
     from ..env import keras_home
 
+    env = os.environ if env is None else env
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
             "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -78,8 +81,8 @@ def bwrap_command(work: Path, runtime: Path) -> list[str]:
              "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
              "--setenv", "KERAS_HOME", str(keras_home().resolve())]
     for name in (*PASSED_ENV, *READ_ONLY_ENV[1:]):
-        if os.environ.get(name):
-            args += ["--setenv", name, os.environ[name]]
+        if env.get(name):
+            args += ["--setenv", name, env[name]]
     return [*args, "--"]
 
 
@@ -153,6 +156,7 @@ class SandboxedKernelManager(GuardedKernelManager):
 
     _box: Path | None = None
     _runtime: Path | None = None
+    _env: dict[str, str] | None = None
 
     async def _async_pre_start_kernel(self, **kw):
         source = Path(kw.pop("cwd", None) or os.getcwd())
@@ -177,13 +181,14 @@ class SandboxedKernelManager(GuardedKernelManager):
         self.connection_file = str(runtime / "kernel.json")
         self.kernel_spec.interrupt_mode = "message"  # bwrap does not pass SIGINT on
         kw["cwd"] = str(work)
-        kw["env"] = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+        kw["env"] = self._env = {k: v for k, v in (kw.get("env") or os.environ).items()
+                                 if k != "JPY_PARENT_PID"}
         return await super()._async_pre_start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """``bwrap`` with the sandbox's arguments, then the guarded kernel's command line."""
         assert self._box is not None, "pre_start_kernel sets up the sandbox folders first"
-        return [*bwrap_command(self._box / "work", self._runtime),
+        return [*bwrap_command(self._box / "work", self._runtime, self._env),
                 *super().format_kernel_cmd(extra_arguments)]
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
