@@ -114,3 +114,77 @@ def test_counts_ignore_layers_frozen_one_by_one(tiny_model):
     assert [layer.trainable for layer in tiny_model.layers] == [False, False, False, False, True]
     assert sum(int(np.prod(w.shape)) for w in tiny_model.trainable_weights) == 10
     tiny_model.trainable = False
+
+
+# --- What the lessons' widget cells used to assert in the notebook (lessons 4 and 5) ---------
+# Widget cells teach: they build and display an explorer. The checks live here.
+
+def _lesson_cell(name: str, marker: str) -> str:
+    """The source of the one code cell of lesson ``name`` that contains ``marker``."""
+    import nbformat
+    from notebook_rules import LESSONS
+
+    (path,) = [p for p in LESSONS if p.name.startswith(name)]
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "code" and marker in c.source]
+    assert len(cells) == 1, f"{path.name}: expected one code cell with {marker!r}, got {len(cells)}"
+    return cells[0]
+
+
+def _run_cell(source: str, namespace: dict) -> list:
+    """Execute a lesson cell with ``display`` captured; return what it displayed."""
+    import course_utils
+
+    shown: list = []
+    exec(compile(source, "<lesson cell>", "exec"),  # noqa: S102 - the course's own notebook
+         {"course_utils": course_utils, "display": shown.append, **namespace})
+    return shown
+
+
+@pytest.mark.parametrize("lesson", ["04", "05"])
+def test_lesson_widget_cells_only_build_and_display(lesson):
+    """No cell of lessons 4-5 reads a widget's value back (that belongs in this file)."""
+    import nbformat
+    from notebook_rules import LESSONS
+
+    (path,) = [p for p in LESSONS if p.name.startswith(lesson)]
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code":
+            assert not re.search(r"\.value\b", cell.source), (
+                f"{path.name}: a cell reads a widget's .value; move that check to tests/")
+
+
+def test_lesson4_slider_cell_shows_the_real_count(tiny_model):
+    source = _lesson_cell("04", "course_utils.widgets.unfreeze_slider(")
+    (explorer,) = _run_cell(source, {"base_model": tiny_model, "UNFREEZE_LAYERS": 3})
+    slider, checkbox, text = explorer.children
+    assert slider.style.description_width == "initial"  # the label is not cut
+    for n in range(len(tiny_model.layers) + 1):
+        slider.value = n
+        tiny_model.trainable = True
+        for i, layer in enumerate(tiny_model.layers):
+            layer.trainable = i >= len(tiny_model.layers) - n and "bn" not in layer.name
+        assert _number(text.value) == sum(int(np.prod(w.shape)) for w in tiny_model.trainable_weights)
+    tiny_model.trainable = False
+
+
+def test_lesson5_toggle_cell_labels_whole_and_table_follows_buttons(tiny_model):
+    """The lesson's styling reaches the widget (a misspelt trait would be silently ignored), and
+    each button shows the model's own top class and probability for that preprocessing."""
+    source = _lesson_cell("05", "course_utils.widgets.preprocessing_toggle(")
+    image = np.full((8, 8, 3), 200, dtype="float32")
+    wrong = {"double: /255, then preprocess": lambda x: (x / 255 - 127) / 128,
+             "none (raw 0..255)": lambda x: x}
+    lite0 = type("Lite0", (), {"preprocess_input": staticmethod(lambda x: (x - 127) / 128)})
+    (toggle,) = _run_cell(source, {"model": tiny_model, "images": image[None], "wrong": wrong,
+                                   "lite0": lite0, "CLASS_NAMES": ["cat", "dog"]})
+    buttons, table = toggle.children
+    state = buttons.style.get_state()
+    assert state["description_width"] == "initial" and state["button_width"] == "auto"
+    preprocessors = {"right": lite0.preprocess_input} | wrong
+    assert list(buttons.options) == list(preprocessors)
+    for option, preprocess in preprocessors.items():
+        buttons.value = option
+        probs = tiny_model.predict(preprocess(image[None].copy()), verbose=0)[0]
+        first = re.findall(r"<td>1</td><td>(\w+)</td><td>([\d.]+)</td>", table.value)[0]
+        assert first == (["cat", "dog"][int(np.argmax(probs))], f"{probs.max():.3f}"), option
