@@ -22,7 +22,7 @@ import pytest
 
 from course_utils import backbones, cli, env, lite0, weights
 from course_utils.errors import OfflineError, WeightsError
-from course_utils.weight_files import Download, InstalledPackage, RemoteFile
+from course_utils.weights.sources import Download, InstalledPackage, RemoteFile
 
 
 def test_download_sources_copy_what_keras_publishes():
@@ -50,7 +50,7 @@ def test_lite0_weights_come_from_its_installed_package():
     assert (source.package, source.sha256) == (lite0.PACKAGE, lite0.PACKAGE_FILE_SHA256)
     assert source.path() == lite0.package_weights_file()
     assert weights.file_hash(source.path()) == source.sha256
-    assert source.converter == "course_utils.lite0:converted_weights"
+    assert source.converter == "course_utils.models.lite0:converted_weights"
 
 
 def test_missing_package_is_a_weights_error_with_the_pip_name():

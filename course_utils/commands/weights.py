@@ -34,7 +34,7 @@ def _size(n: int) -> str:
 def _fetch(args: argparse.Namespace) -> int:
     from course_utils import backbones, weights
     from course_utils.errors import CourseError, UsageError
-    from course_utils.weight_files import InstalledPackage
+    from course_utils.weights.sources import InstalledPackage
 
     if args.all == bool(args.names):
         raise UsageError("name the backbones to fetch, or give --all (not both)")
@@ -85,7 +85,7 @@ def _list() -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.action in ("fetch", "verify"):
-        from course_utils.setup import quiet_tensorflow
+        from course_utils.runtime.setup import quiet_tensorflow
 
         quiet_tensorflow()
     if args.action == "fetch":

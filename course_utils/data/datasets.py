@@ -25,8 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import env, textures
-from .errors import DataError, OfflineError
+from ..errors import DataError, OfflineError
+from ..runtime import env
+from . import textures
 from .textures import OFFLINE_COUNTS, TEXTURE_CLASSES  # re-exported: same API as before
 
 __all__ = [
@@ -162,7 +163,7 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     folder = extracted / (entry.folder or "")
     if (extracted / MANIFEST).is_file():
         return folder
-    from .env import has_internet
+    from ..runtime.env import has_internet
 
     if not (root / archive).is_file() and not has_internet():
         raise OfflineError(
@@ -322,7 +323,7 @@ def load(
         ValueError: unknown dataset; OfflineError: flowers on a machine without network.
     """
     if isinstance(profile, str):
-        from .env import select_profile
+        from ..runtime.env import select_profile
 
         profile = select_profile(profile)
     image_size = image_size or profile.image_size

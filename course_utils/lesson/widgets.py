@@ -173,7 +173,7 @@ def preprocessing_toggle(model: Any, image: np.ndarray,
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image must be (height, width, 3) RGB, got shape {image.shape}")
     if class_names is None:
-        from . import imagenet
+        from ..models import imagenet
 
         class_names = imagenet.class_names()
     batch = image[None].astype("float32")

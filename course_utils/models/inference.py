@@ -14,8 +14,8 @@ import warnings
 from collections import Counter
 from typing import Any
 
-from . import keras_internals
-from .errors import UnsupportedKerasError
+from ..errors import UnsupportedKerasError
+from ..runtime import keras_internals
 
 __all__ = ["fold_batchnorm", "foldable_pairs", "FoldingUnavailableWarning"]
 

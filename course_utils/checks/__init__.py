@@ -308,7 +308,7 @@ def expect_base_called_in_inference_mode(model: Any, base_model: Any) -> None:
     """
     import keras
 
-    from . import keras_internals
+    from ..runtime import keras_internals
 
     expect_model(model)
     if isinstance(model, keras.Sequential):  # a Sequential model cannot pass training=False
@@ -345,7 +345,7 @@ def expect_compiled_after_trainable_change(model: Any) -> None:
         course_utils.errors.UnsupportedKerasError: this Keras keeps the evidence under other names
             (the check cannot pass then).
     """
-    from . import keras_internals
+    from ..runtime import keras_internals
 
     expect_model(model)
     if not model.compiled:
@@ -450,7 +450,7 @@ def expect_preprocessed_range(x: Any, family: str) -> None:
     """
     model_name = family
     if family not in _RANGES:
-        from . import backbones
+        from ..models import backbones
 
         entry = backbones.get(family)
         family, model_name = entry.preprocessing, entry.keras_name

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CourseError
+from ..errors import CourseError
 
 __all__ = ["PACKAGE", "SEQUENCE_LENGTH", "Encoder", "model_dir", "bert_weight_name", "preset_dir",
            "load_encoder", "embed", "search"]
@@ -108,7 +108,7 @@ def preset_dir(force: bool = False, root: Path | None = None) -> Path:
     """
     from safetensors.numpy import load_file, save_file
 
-    from .weights import keras_cache_dir
+    from ..weights.store import keras_cache_dir
 
     source = model_dir()
     version = importlib.metadata.version(PIP_NAME)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CourseError, DataError
+from ..errors import CourseError, DataError
 
 __all__ = [
     "MODEL_FILE",
@@ -42,7 +42,7 @@ __all__ = [
 PACKAGE = "silero_vad"
 PIP_NAME = "silero-vad"
 MODEL_FILE = "silero_vad.onnx"  # opset 16; accepts 8 kHz and 16 kHz
-SAMPLE_FILE = Path(__file__).resolve().parent / "data" / "speech_16k.wav"
+SAMPLE_FILE = Path(__file__).resolve().parents[1] / "data" / "speech_16k.wav"
 SAMPLE_RATES = (8000, 16000)
 STATE_SHAPE = (2, 1, 128)
 

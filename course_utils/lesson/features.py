@@ -71,7 +71,7 @@ def extract(
     import tensorflow as tf
 
     if fold:
-        from . import inference
+        from ..models import inference
 
         try:
             if inference.foldable_pairs(base_model):

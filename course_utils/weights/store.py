@@ -28,9 +28,10 @@ import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import backbones, env
-from .errors import OfflineError, WeightsError
-from .weight_files import Download, InstalledPackage, RemoteFile, keras_cache_dir
+from ..errors import OfflineError, WeightsError
+from ..models import backbones
+from ..runtime import env
+from .sources import Download, InstalledPackage, RemoteFile, keras_cache_dir
 
 __all__ = [
     "HASHES_FILE",
