@@ -153,7 +153,7 @@ def cached_vs_fit(num_images: int = 256, image_size: int = 224, epochs: int = 10
 
 def run(grading: bool = False, notebook_times: Path | None = None) -> str:
     """Run the benchmarks and return the report as text."""
-    from .runtime.setup import quiet_tensorflow
+    from .runtime.tf import quiet_tensorflow
 
     quiet_tensorflow()
     peak, how = cpu_peak_gflops()

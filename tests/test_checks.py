@@ -159,7 +159,7 @@ def test_preprocessed_range_names_the_model():
 # ----------------------------------------------------------------------------- Keras models
 @pytest.fixture(scope="module")
 def keras():
-    from course_utils.runtime.setup import quiet_tensorflow
+    from course_utils.runtime.tf import quiet_tensorflow
 
     quiet_tensorflow()
     import keras

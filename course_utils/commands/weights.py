@@ -85,7 +85,7 @@ def _list() -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.action in ("fetch", "verify"):
-        from course_utils.runtime.setup import quiet_tensorflow
+        from course_utils.runtime.tf import quiet_tensorflow
 
         quiet_tensorflow()
     if args.action == "fetch":

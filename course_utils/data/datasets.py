@@ -20,13 +20,13 @@ import json
 import os
 import random
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import paths
+from ..atomic import atomic_path
 from ..errors import DataError, OfflineError
-from ..runtime import env
 from . import textures
 from .textures import OFFLINE_COUNTS, TEXTURE_CLASSES  # re-exported: same API as before
 
@@ -34,7 +34,6 @@ __all__ = [
     "Dataset",
     "DATASETS",
     "TEXTURE_CLASSES",
-    "data_dir",
     "fetch",
     "fetch_flowers",
     "fetch_cats_vs_dogs",
@@ -101,30 +100,13 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
-def data_dir() -> Path:
-    """Return the folder that holds archives and built datasets.
-
-    ``COURSE_DATA_DIR`` if set, else ``$KERAS_HOME/datasets``, else ``~/.keras/datasets``.
-    """
-    if os.environ.get("COURSE_DATA_DIR"):
-        return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
-    return env.keras_home() / "datasets"
-
-
 def _build_once(target: Path, build: Callable[[Path], dict[str, Any]]) -> Path:
     """Build ``target`` with ``build(tmp)`` unless a complete copy (with manifest) exists."""
     if (target / MANIFEST).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic_path(target) as tmp:  # replaces a copy half-built by an interrupted run
         info = build(tmp)
         (tmp / MANIFEST).write_text(json.dumps(info, indent=1, sort_keys=True))
-        if target.exists():  # half-built by an interrupted run: no manifest
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -143,7 +125,7 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
 
     Args:
         name: ``"flowers"`` or ``"cats_vs_dogs"``.
-        cache_dir: folder for archives (default :func:`data_dir`).
+        cache_dir: folder for archives (default :func:`course_utils.paths.data_dir`).
 
     Returns:
         The folder of class subfolders.
@@ -157,7 +139,7 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     if entry is None or entry.address is None:
         online = [key for key, value in DATASETS.items() if value.address]
         raise ValueError(f"unknown online dataset {name!r}: use one of {', '.join(online)}")
-    root = Path(cache_dir) if cache_dir is not None else data_dir()
+    root = Path(cache_dir) if cache_dir is not None else paths.data_dir()
     archive = entry.address.rsplit("/", 1)[-1]
     extracted = root / f"{archive[: archive.find('.')]}_extracted"
     folder = extracted / (entry.folder or "")
@@ -226,7 +208,7 @@ def split_flowers(root: str | os.PathLike | None = None, seed: int = 0) -> Path:
     splits. Returns ``<root>/course-datasets/flowers-seed<seed>``.
     """
     source = fetch_flowers()
-    base = Path(root) if root is not None else data_dir()
+    base = Path(root) if root is not None else paths.data_dir()
     target = base / "course-datasets" / f"flowers-seed{seed}"
 
     def build(tmp: Path) -> dict[str, Any]:
@@ -272,7 +254,7 @@ def offline_dataset(
     """Build (once) the offline ``textures`` dataset and return its folder.
 
     Args:
-        root: parent folder (default :func:`data_dir`); files go to
+        root: parent folder (default :func:`course_utils.paths.data_dir`); files go to
             ``<root>/course-datasets/textures-seed<seed>/{train,val,test}/<class>/*.png``.
         samples_per_class: keep only this many train images per class (in a sibling folder of
             links; val and test stay whole). None: all 120.
@@ -286,7 +268,7 @@ def offline_dataset(
     """
     if samples_per_class is not None and samples_per_class < 1:
         raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
-    base = Path(root) if root is not None else data_dir()
+    base = Path(root) if root is not None else paths.data_dir()
     entry = DATASETS["textures"]
 
     def build(tmp: Path) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def run(submissions: int = 8, workers: tuple[int, ...] = (1, 2),
             "kc.execute_interactive('import course_utils.checks')\n"
             "kc.stop_channels(); km.shutdown_kernel(now=True)"), 2),
         "import_tensorflow": round(_seconds(
-            "from course_utils.runtime.setup import quiet_tensorflow; quiet_tensorflow()"), 2),
+            "from course_utils.runtime.tf import quiet_tensorflow; quiet_tensorflow()"), 2),
     }
     return report
 

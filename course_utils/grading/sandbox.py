@@ -45,7 +45,7 @@ def _read_only_paths() -> list[Path]:
     """What a kernel must read: the system, both Python prefixes, the package, Keras's cache."""
     import course_utils
 
-    from ..runtime.env import keras_home
+    from ..paths import keras_home
 
     paths = [Path(p) for p in SYSTEM]
     paths += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
@@ -63,7 +63,7 @@ def bwrap_command(work: Path, runtime: Path) -> list[str]:
         work: the kernel's one writable folder and working directory.
         runtime: the folder holding the connection file and the ipc sockets.
     """
-    from ..runtime.env import keras_home
+    from ..paths import keras_home
 
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
             "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",

@@ -274,9 +274,9 @@ def build(
     if input_shape is None:
         input_shape = (entry.input_size, entry.input_size, 3)
     if weights == "imagenet":
-        from ..weights import store as weights_module
+        from ..weights.resolver import resolve_source
 
-        weights = str(weights_module.resolve(entry.name, include_top=include_top))
+        weights = str(resolve_source(entry.name, entry.constructor, entry.weights, include_top))
     elif weights is not None and not isinstance(weights, str):
         raise ValueError("weights must be 'imagenet', None or a path to a weights file")
     return entry.constructor(

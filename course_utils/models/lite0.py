@@ -18,7 +18,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..weights.sources import LITE0, keras_cache_dir
+from .. import paths
+from ..atomic import atomic_path
+from ..weights.sources import LITE0
 
 __all__ = [
     "EfficientNetLite0",
@@ -178,13 +180,8 @@ def _torch_to_keras(model, state: dict) -> None:
 
 
 def _save_atomically(model, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name[:-len('.weights.h5')]}.{os.getpid()}.tmp.weights.h5")
-    try:
+    with atomic_path(path, suffix=".weights.h5") as tmp:  # Keras checks the suffix
         model.save_weights(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def converted_weights(include_top: bool = True, force: bool = False) -> Path:
@@ -205,7 +202,7 @@ def converted_weights(include_top: bool = True, force: bool = False) -> Path:
     """
     from ..weights import torch_pickle
 
-    folder = keras_cache_dir()
+    folder = paths.models_dir()
     top, notop = folder / WEIGHTS_FILE, folder / WEIGHTS_FILE_NO_TOP
     if force or not (top.is_file() and notop.is_file()):
         import keras

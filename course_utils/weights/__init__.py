@@ -19,5 +19,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*importlib.import_module(".store", __name__).__all__, "sources", "store",
-                   "torch_pickle"])
+    return sorted([*importlib.import_module(".store", __name__).__all__, "resolver", "sources",
+                   "store", "torch_pickle"])
