@@ -17,7 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+DISTRIBUTION = "pretrained-course"
+"""The name this package is installed under; its version (pyproject.toml) is ``__version__``."""
 
 # Short name (what notebooks, solutions and the CLI write) -> module under course_utils.
 ALIASES = {
@@ -63,6 +64,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # one source: pyproject.toml, as installed
+        from importlib import metadata
+
+        return metadata.version(DISTRIBUTION)
     if name == "setup_notebook":
         from .runtime.setup import setup_notebook
 

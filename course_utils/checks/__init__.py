@@ -18,14 +18,12 @@ nbgrader as a partial-credit score. Every public name is re-exported here, so te
 from __future__ import annotations
 
 from .models import (
-    expect_accuracy,
     expect_activation_matches_loss,
     expect_base_called_in_inference_mode,
     expect_bn_frozen,
     expect_compiled_after_trainable_change,
     expect_frozen,
     expect_model,
-    expect_preprocessed_range,
     expect_weights_unchanged_after_step,
     trainable_counts,
 )
@@ -36,5 +34,4 @@ __all__ = [
     "expect_model", "trainable_counts", "expect_frozen", "expect_bn_frozen",
     "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
     "expect_compiled_after_trainable_change", "expect_activation_matches_loss",
-    "expect_preprocessed_range", "expect_accuracy",
 ]

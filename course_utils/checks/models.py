@@ -19,7 +19,6 @@ __all__ = [
     "expect_model", "trainable_counts", "expect_frozen", "expect_bn_frozen",
     "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
     "expect_compiled_after_trainable_change", "expect_activation_matches_loss",
-    "expect_preprocessed_range", "expect_accuracy",
 ]
 
 
@@ -241,58 +240,3 @@ def expect_activation_matches_loss(model: Any) -> None:
                              "from_logits=False: use from_logits=True in the loss")
 
 
-_RANGES = {"tf": (-1.0, 1.0), "lite": (-1.0, 1.0), "builtin": (0.0, 255.0),
-           "caffe": (-125.0, 152.0), "torch": (-2.2, 2.7)}
-
-
-def expect_preprocessed_range(x: Any, family: str) -> None:
-    """Check images were preprocessed the way a backbone expects.
-
-    Args:
-        x: a batch of preprocessed images (array or tensor).
-        family: a preprocessing mode (``"tf"``, ``"caffe"``, ``"torch"``, ``"builtin"``,
-            ``"lite"``) or a backbone name from :mod:`course_utils.backbones`.
-
-    Raises:
-        AssertionError: e.g. "inputs are in [0, 1] but MobileNetV2 expects [-1, 1]".
-    """
-    model_name = family
-    if family not in _RANGES:
-        from ..models import backbones
-
-        entry = backbones.get(family)
-        family, model_name = entry.preprocessing, entry.keras_name
-    array = np.asarray(x, dtype=float)
-    low, high = float(array.min()), float(array.max())
-    want_low, want_high = _RANGES[family]
-    slack = 0.05 * (want_high - want_low)
-    covers = low < 0.25 * want_low if want_low < 0 else high > 0.25 * want_high
-    if low >= want_low - slack and high <= want_high + slack and covers:
-        return
-    seen = "[0, 1]" if low >= 0 and high <= 1 else "[0, 255]" if low >= 0 and high <= 255 \
-        else "[-1, 1]" if low >= -1 and high <= 1 else f"[{low:.3g}, {high:.3g}]"
-    raise AssertionError(f"inputs are in {seen} but {model_name} expects "
-                         f"[{want_low:g}, {want_high:g}]: apply its preprocess_input to "
-                         "images in 0..255")
-
-
-def expect_accuracy(model: Any, ds: Any, low: float) -> None:
-    """Compute accuracy on ``ds`` (batches of ``(images, integer labels)``); check it is >= low."""
-    expect_model(model)
-    threshold = 0.5 if _output_activation(model) in ("sigmoid", "softmax") else 0.0
-    correct = total = 0
-    for x, y in ds:
-        scores = np.asarray(model.predict_on_batch(x))
-        labels = np.asarray(y).reshape(-1)
-        if scores.ndim == 1 or scores.shape[-1] == 1:
-            predicted = (scores.reshape(-1) > threshold).astype(int)
-        else:
-            predicted = scores.argmax(axis=-1)
-        correct += int((predicted == labels).sum())
-        total += len(labels)
-    if total == 0:
-        raise AssertionError("the dataset is empty")
-    accuracy = correct / total
-    if accuracy < low:
-        raise AssertionError(f"accuracy is {accuracy:.3f}, expected at least {low:.3f}: "
-                             "train longer or check preprocessing and the learning rate")

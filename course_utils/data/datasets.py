@@ -1,9 +1,8 @@
 """Image datasets as folders of files, read with ``keras.utils.image_dataset_from_directory``.
 
-Two online archives (the TensorFlow flowers photos and Microsoft's cats-vs-dogs) come from one
-table, :data:`DATASETS`, with their address, SHA-256 (the checksums TensorFlow Datasets
-publishes), licence and source; :func:`fetch_flowers` and :func:`fetch_cats_vs_dogs` wrap
-``keras.utils.get_file`` and check the hash. The offline dataset, ``textures``, is in the same
+The online archive (the TensorFlow flowers photos) comes from one table, :data:`DATASETS`, with
+its address, SHA-256 (the checksum TensorFlow Datasets publishes), licence and source;
+:func:`fetch_flowers` wraps ``keras.utils.get_file`` and checks the hash. The offline dataset, ``textures``, is in the same
 table and is built by :mod:`course_utils.textures` (its docstring says how, and how well frozen
 ImageNet features do on it); :func:`offline_dataset` builds it once and returns its folder.
 
@@ -36,7 +35,6 @@ __all__ = [
     "TEXTURE_CLASSES",
     "fetch",
     "fetch_flowers",
-    "fetch_cats_vs_dogs",
     "offline_dataset",
     "split_flowers",
     "load",
@@ -79,16 +77,6 @@ DATASETS: dict[str, Dataset] = {
         f"{_TFDS} datasets/tf_flowers/checksums.tsv (228,813,984 bytes)",
         "flower_photos",
     ),
-    "cats_vs_dogs": Dataset(
-        "cats_vs_dogs",
-        "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DEBA77B919F/"
-        "kagglecatsanddogs_5340.zip",
-        "b7974bd00a84a99921f36ee4403f089853777b5ae8d151c76a86e64900334af9",
-        "Microsoft Research, for non-commercial research use (Asirra / Kaggle Dogs vs. Cats)",
-        f"Microsoft Download Center id 54765; {_TFDS} url_checksums/cats_vs_dogs.txt "
-        "(824,887,076 bytes); files that are not JFIF JPEGs are dropped, as keras-io does",
-        "PetImages",
-    ),
     "textures": Dataset(
         "textures",
         None,
@@ -124,7 +112,7 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Download (once), verify and extract an archive from :data:`DATASETS`.
 
     Args:
-        name: ``"flowers"`` or ``"cats_vs_dogs"``.
+        name: ``"flowers"`` (the one online archive in :data:`DATASETS`).
         cache_dir: folder for archives (default :func:`course_utils.paths.data_dir`).
 
     Returns:
@@ -175,30 +163,13 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
         ) from error
     if not folder.is_dir():
         raise DataError(f"{archive} did not contain {entry.folder}/: delete {extracted} and retry")
-    dropped = _drop_non_jfif(folder) if name == "cats_vs_dogs" else 0
-    (extracted / MANIFEST).write_text(json.dumps({"name": name, "dropped": dropped}))
+    (extracted / MANIFEST).write_text(json.dumps({"name": name}))
     return folder
-
-
-def _drop_non_jfif(folder: Path) -> int:
-    """Delete files without the JFIF marker in their first bytes (keras-io's filter)."""
-    dropped = 0
-    for path in sorted(folder.glob("*/*")):
-        with open(path, "rb") as handle:
-            if b"JFIF" not in handle.read(10):
-                path.unlink()
-                dropped += 1
-    return dropped
 
 
 def fetch_flowers(cache_dir: str | os.PathLike | None = None) -> Path:
     """Return the flowers folder (5 class subfolders), downloading it once. See :func:`fetch`."""
     return fetch("flowers", cache_dir)
-
-
-def fetch_cats_vs_dogs(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Return the cats-vs-dogs folder (``Cat/``, ``Dog/``), corrupt files dropped. See :func:`fetch`."""
-    return fetch("cats_vs_dogs", cache_dir)
 
 
 def split_flowers(root: str | os.PathLike | None = None, seed: int = 0) -> Path:

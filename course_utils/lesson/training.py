@@ -1,7 +1,6 @@
 """Small helpers around transfer learning; the lessons still freeze, compile and fit in the open.
 
 - :func:`classifier` puts a new head on a pretrained base (the keras-io transfer-learning recipe).
-- :func:`feature_head` is the same head for features computed once with the frozen base.
 - :func:`unfreeze_top` opens the top of the base for fine-tuning, keeping BatchNormalization frozen.
 - :func:`trainable_params` / :func:`non_trainable_params` count what ``fit`` will change.
 - :func:`backup_callback` lets an interrupted ``fit`` (a Colab disconnect) resume where it stopped.
@@ -23,7 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "classifier",
-    "feature_head",
     "unfreeze_top",
     "trainable_params",
     "non_trainable_params",
@@ -92,25 +90,6 @@ def classifier(
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-def feature_head(input_dim: int, num_classes: int, dropout: float = 0.2) -> keras.Model:
-    """The head of :func:`classifier` alone, for features already pooled: ``(n, input_dim)``.
-
-    Raises:
-        ValueError: for a bad ``input_dim``, ``num_classes`` or ``dropout``.
-    """
-    _check_head_args(num_classes, dropout)
-    if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim < 1:
-        raise ValueError(
-            f"input_dim must be a positive int (features per example), got {input_dim!r}"
-        )
-    import keras
-
-    inputs = keras.Input(shape=(input_dim,))
-    x = keras.layers.Dropout(dropout, name="dropout")(inputs)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="feature_head")
 
 
 def unfreeze_top(base_model: keras.Model, n: int) -> int:

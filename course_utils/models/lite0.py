@@ -25,7 +25,6 @@ from ..weights.sources import LITE0
 __all__ = [
     "EfficientNetLite0",
     "preprocess_input",
-    "decode_predictions",
     "converted_weights",
     "package_weights_file",
     "BLOCKS",
@@ -65,13 +64,6 @@ def preprocess_input(x: Any, data_format: str | None = None) -> Any:
     ``keras.applications`` and ignored (the scaling is the same for every channel).
     """
     return (x - 127.0) / 128.0
-
-
-def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[int, str, float]]]:
-    """ImageNet labels for the model's outputs (see :func:`course_utils.imagenet.decode`)."""
-    from . import imagenet
-
-    return imagenet.decode(preds, top=top)
 
 
 def package_weights_file() -> Path:
