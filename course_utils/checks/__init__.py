@@ -8,7 +8,7 @@ NumPy arrays the check made itself, never ``==`` on the student's object: an obj
 Value checks (:mod:`.values`: :func:`expect_type`, :func:`expect_number`, :func:`expect_equal`,
 :func:`expect_array`, :func:`expect_allclose`) need only NumPy. Model checks (:mod:`.models`:
 :func:`expect_model` onwards) import Keras when called and use public Keras API, except through
-:mod:`course_utils.keras_internals`, whose probes raise
+:mod:`course_utils.runtime.keras_internals`, whose probes raise
 :class:`~course_utils.errors.UnsupportedKerasError` (never pass) on a Keras they cannot read.
 Checks return None on purpose: a value left as the last line of a test cell would be read by
 nbgrader as a partial-credit score. Every public name is re-exported here, so test cells write

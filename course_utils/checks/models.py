@@ -1,7 +1,7 @@
 """Keras model checks for exercise test cells: built, frozen, BatchNorm, training step, graph.
 
 Keras is imported when a check is called. Public Keras API is used, except through
-:mod:`course_utils.keras_internals`, whose probes raise
+:mod:`course_utils.runtime.keras_internals`, whose probes raise
 :class:`~course_utils.errors.UnsupportedKerasError` (never pass) on a Keras they cannot read.
 Every check raises :class:`AssertionError` with a message that names the pitfall.
 """
@@ -106,7 +106,7 @@ def expect_base_called_in_inference_mode(model: Any, base_model: Any) -> None:
     """Check ``model``'s graph calls ``base_model`` with ``training=False``.
 
     Reads the call arguments recorded in the functional graph
-    (:func:`course_utils.keras_internals.layer_calls`).
+    (:func:`course_utils.runtime.keras_internals.layer_calls`).
 
     Raises:
         AssertionError: base not used by the model, or called without ``training=False``.

@@ -5,9 +5,10 @@ and paper, default input size, the preprocessing contract (``caffe``: BGR with I
 subtracted; ``tf``: scaled to [-1, 1]; ``torch``: [0, 1] then ImageNet mean/std; ``builtin``: the
 model rescales itself and expects [0, 255]; ``lite``: ``(x - 127) / 128``), the published
 ImageNet top-1 accuracy, how to build it, and where its ImageNet weights come from (a
-:mod:`course_utils.weight_files` source: a checked download, or an installed package). ``build``
-gives ImageNet weights through :mod:`course_utils.weights`, so an offline machine gets a clear
-error instead of a URL traceback.
+:mod:`course_utils.weights.sources` source: a checked download, or an installed package).
+``build`` gives ImageNet weights through :mod:`course_utils.weights.resolver`, so an offline
+machine gets a clear error instead of a URL traceback. The registry-wide weights commands
+(:mod:`course_utils.weights.store`) read this table; this module does not import them.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ class Backbone:
         top1: published ImageNet top-1 accuracy (fraction).
         top1_source: where ``top1`` was published.
         module: import path of the module with the constructor and ``preprocess_input``.
-        weights: where its ImageNet weights come from (:class:`~course_utils.weight_files.Download`
-            or :class:`~course_utils.weight_files.InstalledPackage`).
+        weights: where its ImageNet weights come from
+            (:class:`~course_utils.weights.sources.Download` or
+            :class:`~course_utils.weights.sources.InstalledPackage`).
     """
 
     name: str

@@ -159,7 +159,7 @@ def fold_batchnorm(model: Any) -> Any:
     Returns:
         A new functional ``keras.Model`` with the same inputs, outputs and layer names; ``model``
         itself, with a one-time :class:`FoldingUnavailableWarning`, on a Keras whose graph
-        internals the course cannot read (:mod:`course_utils.keras_internals`).
+        internals the course cannot read (:mod:`course_utils.runtime.keras_internals`).
 
     Raises:
         TypeError: ``model`` is not a ``keras.Model``, or is not functional (a subclassed or

