@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install lab test lint unit notebooks bench release clean test-colab test-browser browser-deps \
+.PHONY: install lab test lint bench release clean test-colab test-browser browser-deps \
 	test-fast sandbox-deps
 
 $(STAMP): pyproject.toml constraints.txt requirements-nodeps.txt

@@ -72,7 +72,7 @@ def throughput(name: str, image_size: int = 224, batch_size: int = 32, warmup: i
     import numpy as np
     import tensorflow as tf
 
-    from . import backbones, inference
+    from .models import backbones, inference
 
     weights = "imagenet" if name == "efficientnet_lite0" else None
     base_model = backbones.build(name, weights=weights, include_top=False, pooling="avg",
@@ -117,7 +117,7 @@ def cached_vs_fit(num_images: int = 256, image_size: int = 224, epochs: int = 10
     import keras
     import numpy as np
 
-    from . import backbones, lite0
+    from .models import backbones, lite0
 
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (num_images, image_size, image_size, 3)).astype("float32")
@@ -153,7 +153,7 @@ def cached_vs_fit(num_images: int = 256, image_size: int = 224, epochs: int = 10
 
 def run(grading: bool = False, notebook_times: Path | None = None) -> str:
     """Run the benchmarks and return the report as text."""
-    from .setup import quiet_tensorflow
+    from .runtime.tf import quiet_tensorflow
 
     quiet_tensorflow()
     peak, how = cpu_peak_gflops()

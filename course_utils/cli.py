@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     module = modules[args.command]
     try:
         if module.NEEDS_TENSORFLOW:
-            from .setup import quiet_tensorflow
+            from .runtime.tf import quiet_tensorflow
 
             quiet_tensorflow()
         status = int(module.run(args) or 0)

@@ -38,5 +38,5 @@ class DataError(CourseError):
 class UnsupportedKerasError(CourseError):
     """The installed Keras lacks an internal a check or helper needs (the message names the version).
 
-    Raised instead of passing: see :mod:`course_utils.keras_internals`.
+    Raised instead of passing: see :mod:`course_utils.runtime.keras_internals`.
     """

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.torch_pickle import LEGACY_MAGIC
+from course_utils.weights.torch_pickle import LEGACY_MAGIC
 
 _STORAGE_NAMES = {np.dtype("float32"): "FloatStorage", np.dtype("int64"): "LongStorage"}
 SYS_INFO = {"protocol_version": 1001, "little_endian": True,

@@ -16,8 +16,7 @@ os.environ.setdefault("COURSE_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-# Where the course writes (course_utils.env.keras_home, datasets.data_dir, features.cache_dir)
-# and where it reads pre-staged weights (course_utils.weights.staged_dir).
+# Where the course writes and reads pre-staged weights (all in course_utils.paths).
 CACHE_VARIABLES = ("KERAS_HOME", "COURSE_DATA_DIR", "COURSE_CACHE_DIR")
 STAGED_WEIGHTS_VARIABLE = "COURSE_WEIGHTS_DIR"
 

@@ -99,6 +99,6 @@ def test_empty_or_stereo_waveform_raises(waveform):
 
 
 def test_missing_package_names_the_pip_command(monkeypatch):
-    monkeypatch.setattr(audio.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(CourseError, match="pip install --no-deps silero-vad"):
         audio.model_path()

@@ -11,7 +11,6 @@ import io
 import json
 import shutil
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -133,21 +132,6 @@ def test_fetch_with_wrong_hash_raises_and_deletes(tmp_path, monkeypatch):
         datasets.fetch_flowers(cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache" / "flower_photos.tgz").exists()
     assert not (tmp_path / "cache" / "flower_photos_extracted").exists()
-
-
-def test_fetch_cats_vs_dogs_drops_non_jfif_files(tmp_path, monkeypatch):
-    archive = tmp_path / "kagglecatsanddogs_5340.zip"
-    png = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(png, format="PNG")
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("PetImages/Cat/0.jpg", _jpeg((0, 0, 0)))
-        zf.writestr("PetImages/Cat/1.jpg", png.getvalue())  # not a JPEG: dropped
-        zf.writestr("PetImages/Dog/0.jpg", _jpeg((255, 255, 255)))
-    _stand_in(monkeypatch, "cats_vs_dogs", archive)
-    folder = datasets.fetch_cats_vs_dogs(cache_dir=tmp_path / "cache")
-    assert sorted(p.name for p in folder.iterdir()) == ["Cat", "Dog"]
-    assert [p.name for p in (folder / "Cat").iterdir()] == ["0.jpg"]
-    assert json.loads((folder.parent / datasets.MANIFEST).read_text())["dropped"] == 1
 
 
 def test_table_has_published_hashes_and_licences():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils import features
+from course_utils import features, paths
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -93,7 +93,7 @@ def test_cached_equals_fresh_and_hit_skips_the_model(base_model, dataset, tmp_pa
 
 def test_cache_dir_from_environment_and_empty_key(base_model, dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
-    assert features.cache_dir() == tmp_path / "features"
+    assert paths.features_dir() == tmp_path / "features"
     with pytest.raises(ValueError, match="key"):
         features.cached(base_model, dataset[0], None, "")
 

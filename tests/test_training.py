@@ -70,14 +70,6 @@ def test_classifier_bad_arguments(base_model, num_classes, dropout):
         training.classifier(base_model, num_classes, dropout=dropout)
 
 
-def test_feature_head():
-    head = training.feature_head(6, 3)
-    assert head.input_shape == (None, 6) and head.output_shape == (None, 3)
-    assert training.trainable_params(head) == HEAD_3
-    with pytest.raises(ValueError, match="input_dim"):
-        training.feature_head(0, 3)
-
-
 @pytest.mark.parametrize(("n", "expected"), [(0, 0), (1, TOP), (2, CONV + TOP)])
 def test_unfreeze_top_counts_weight_layers_and_keeps_bn_frozen(base_model, n, expected):
     base_model.trainable = False

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import backbones, cli, env, lite0, weights
+from course_utils import backbones, cli, env, hashing, lite0, paths, weights
 from course_utils.errors import OfflineError, WeightsError
-from course_utils.weight_files import Download, InstalledPackage, RemoteFile
+from course_utils.weights.sources import Download, InstalledPackage, RemoteFile
 
 
 def test_download_sources_copy_what_keras_publishes():
@@ -49,8 +49,8 @@ def test_lite0_weights_come_from_its_installed_package():
     assert isinstance(source, InstalledPackage)
     assert (source.package, source.sha256) == (lite0.PACKAGE, lite0.PACKAGE_FILE_SHA256)
     assert source.path() == lite0.package_weights_file()
-    assert weights.file_hash(source.path()) == source.sha256
-    assert source.converter == "course_utils.lite0:converted_weights"
+    assert hashing.file_hash(source.path()) == source.sha256
+    assert source.converter == "course_utils.models.lite0:converted_weights"
 
 
 def test_missing_package_is_a_weights_error_with_the_pip_name():
@@ -305,13 +305,11 @@ def test_verify_checks_the_package_file_only_for_this_machine(tmp_path, monkeypa
 
 def test_tests_never_touch_the_real_caches(isolated_caches):
     """The autouse session fixture sent every cache the course writes to temporary folders."""
-    from course_utils import datasets, features
-
     home = Path.home().resolve()
-    assert env.keras_home() == isolated_caches["KERAS_HOME"]
-    assert weights.keras_cache_dir() == isolated_caches["KERAS_HOME"] / "models"
-    assert datasets.data_dir() == isolated_caches["COURSE_DATA_DIR"]
-    assert features.cache_dir().parent == isolated_caches["COURSE_CACHE_DIR"]
-    assert weights.staged_dir() is None
+    assert paths.keras_home() == isolated_caches["KERAS_HOME"]
+    assert paths.models_dir() == isolated_caches["KERAS_HOME"] / "models"
+    assert paths.data_dir() == isolated_caches["COURSE_DATA_DIR"]
+    assert paths.features_dir().parent == isolated_caches["COURSE_CACHE_DIR"]
+    assert paths.staged_dir() is None
     for folder in isolated_caches.values():
         assert home not in folder.resolve().parents or ".keras" not in folder.parts

@@ -34,7 +34,7 @@ def _size(n: int) -> str:
 def _fetch(args: argparse.Namespace) -> int:
     from course_utils import backbones, weights
     from course_utils.errors import CourseError, UsageError
-    from course_utils.weight_files import InstalledPackage
+    from course_utils.weights.sources import InstalledPackage
 
     if args.all == bool(args.names):
         raise UsageError("name the backbones to fetch, or give --all (not both)")
@@ -56,9 +56,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from course_utils import weights
+    from course_utils import paths, weights
 
-    folder = weights.keras_cache_dir() if args.dir is None else args.dir
+    folder = paths.models_dir() if args.dir is None else args.dir
     checked = weights.files_to_verify(args.dir)
     problems = weights.verify(args.dir)
     for path, problem in problems:
@@ -85,7 +85,7 @@ def _list() -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.action in ("fetch", "verify"):
-        from course_utils.setup import quiet_tensorflow
+        from course_utils.runtime.tf import quiet_tensorflow
 
         quiet_tensorflow()
     if args.action == "fetch":

@@ -10,41 +10,16 @@ grade in place and is reported (JSON line, grades.csv ``error`` column). Re-runn
 
 from __future__ import annotations
 
-import os
 import queue
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from ..errors import CourseError
-from . import course, gradebook, layout, runner
+from . import course, gradebook, layout, processes, runner
 
-__all__ = ["asserts_enabled_or_refuse", "autograde", "grade_one"]
-
-
-def asserts_enabled_or_refuse() -> None:
-    """The canary: refuse to grade when ``assert`` would be skipped.
-
-    Raises:
-        CourseError: PYTHONOPTIMIZE is set, Python runs with -O, or a kernel-environment Python
-            does not fail ``assert False``. Every test cell would pass otherwise.
-    """
-    why = None
-    if os.environ.get("PYTHONOPTIMIZE"):
-        why = f"PYTHONOPTIMIZE={os.environ['PYTHONOPTIMIZE']} is set"
-    elif sys.flags.optimize:
-        why = "Python runs with -O"
-    elif subprocess.run([sys.executable, "-c", "assert False"], env=runner.kernel_env(),
-                        capture_output=True).returncode == 0:
-        why = "a grading Python ignores assert statements"
-    if why:
-        raise CourseError(f"refusing to grade: {why}, so assert statements in test cells would "
-                          "be skipped and every answer would pass. Unset PYTHONOPTIMIZE / drop -O "
-                          "and run again")
+__all__ = ["autograde"]
 
 
 def autograde(submissions: Path | str, assignment: str | None = None, workers: int = 1,
@@ -86,13 +61,13 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    asserts_enabled_or_refuse()
+    processes.asserts_enabled_or_refuse()
     if sandbox and scheduler is None:
         from . import sandbox as sandboxing
 
         sandboxing.require()
         sandboxing.warm_caches()
-    runner.ensure_tools_on_path()
+    processes.ensure_tools_on_path()
     root = course.course_root(root)
     known = course.assignments(root)
     if assignment is not None:
@@ -159,7 +134,7 @@ def _grade_here(found: list[layout.Submission], templates: dict[str, Path], know
     def one(submission: layout.Submission) -> runner.Result:
         worker = idle.get() if warm else None
         try:
-            return grade_one(templates[submission.assignment], submission,
+            return runner.grade_found(templates[submission.assignment], submission,
                              known[submission.assignment], workdir, *limits, worker=worker)
         finally:
             if worker is not None:
@@ -176,19 +151,6 @@ def _grade_here(found: list[layout.Submission], templates: dict[str, Path], know
     finally:
         for worker in started:
             worker.__exit__(None, None, None)
-
-
-def grade_one(template: Path, submission: layout.Submission, stem: str, workdir: Path,
-              *limits, worker=None) -> runner.Result:
-    """Grade one found submission, or report why it cannot be graded."""
-    if submission.problem:
-        return runner.Result(submission.student, submission.assignment,
-                             error=submission.problem)
-    result = runner.grade(template, submission.student, submission.assignment, submission.path,
-                          stem, workdir, *limits, worker=worker)
-    if submission.note:
-        result.notes.insert(0, submission.note)
-    return result
 
 
 def _store(result: runner.Result, root: Path, main_db: Path, original: Path, stem: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import batch, course, release, runner
+from . import batch, course, processes, release
 
 __all__ = ["run", "report", "toy_notebook"]
 
@@ -45,7 +45,7 @@ def toy_notebook() -> nbformat.NotebookNode:
 
 def _seconds(code: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=runner.kernel_env(), check=True,
+    subprocess.run([sys.executable, "-c", code], env=processes.kernel_env(), check=True,
                    capture_output=True)
     return time.perf_counter() - start
 
@@ -128,7 +128,7 @@ def run(submissions: int = 50, workers: tuple[int, ...] = (1, 2),
             "kc.execute_interactive('import course_utils.checks')\n"
             "kc.stop_channels(); km.shutdown_kernel(now=True)"), 2),
         "import_tensorflow": round(_seconds(
-            "from course_utils.setup import quiet_tensorflow; quiet_tensorflow()"), 2),
+            "from course_utils.runtime.tf import quiet_tensorflow; quiet_tensorflow()"), 2),
     }
     return report
 

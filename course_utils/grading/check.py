@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CourseError
-from .runner import CELL_TIMEOUT, kernel_env
+from .processes import kernel_env
+from .runner import CELL_TIMEOUT
 
 __all__ = ["preview", "format_preview", "nbformat_error"]
 

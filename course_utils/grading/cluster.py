@@ -63,11 +63,11 @@ def check_worker() -> str:
     Returns:
         "" when the worker can grade, else why not (one line).
     """
-    from . import batch
+    from . import processes
     from . import sandbox as sandboxing
 
     try:
-        batch.asserts_enabled_or_refuse()
+        processes.asserts_enabled_or_refuse()
         sandboxing.require()
         sandboxing.warm_caches()
     except CourseError as exc:
@@ -102,10 +102,8 @@ def grade_remote(template: bytes, template_name: str, student: str, assignment: 
         path = Path(tmp) / f"{stem}.ipynb"
         path.write_bytes(notebook)
         submission = layout.Submission(student, assignment, path, note=note)
-        from .batch import grade_one
-
         try:
-            result = grade_one(_templates[template_name], submission, stem, Path(tmp), *limits,
+            result = runner.grade_found(_templates[template_name], submission, stem, Path(tmp), *limits,
                                worker=worker)
         finally:
             idle.put(worker)

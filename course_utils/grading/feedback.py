@@ -20,8 +20,9 @@ from pathlib import Path
 
 import nbformat
 
+from ..atomic import atomic_path
 from ..errors import CourseError
-from . import course, runner
+from . import course, processes, runner
 from .execute import is_test_cell
 from .release import hidden_test_lines
 from .repair import SubmissionError, grade_id, read_notebook, repair
@@ -128,7 +129,7 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
             nbformat.write(_visible_notebook(submitted, release), notebook)
         except (SubmissionError, OSError) as exc:
             raise CourseError(f"cannot read the submission: {exc}") from None
-        done = runner.run_child(
+        done = processes.run_child(
             ["execute", str(notebook), str(tmp / "ran.ipynb"), str(cell_timeout)],
             tmp, notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",
                                     "COURSE_SANDBOX_PARENT": str(tmp)})
@@ -145,9 +146,8 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
     if found:
         raise CourseError(f"the page showed hidden tests ({found[0]!r}) and was not written")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.tmp")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(target)
+    with atomic_path(target) as partial:
+        partial.write_text(page, encoding="utf-8")
     return target
 
 

@@ -9,11 +9,12 @@ never reaches this module: the student's earlier grade is kept.
 from __future__ import annotations
 
 import csv
-import os
 import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook
+
+from ..atomic import atomic_path
 
 __all__ = ["db_url", "copy_assignment", "merge_submission", "scores", "write_csv"]
 
@@ -99,10 +100,8 @@ def write_csv(main_db: Path, path: Path, errors: dict[tuple[str, str], str],
         rows[key] = (score, max_score, message)
     rows = {key: (*row, {True: "yes", False: "no"}.get(sandboxed.get(key), ""))
             for key, row in rows.items()}
-    tmp = path.with_name(f".{path.name}.tmp")  # written whole, then renamed: never half a file
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)  # written whole, then renamed: never half a file
         writer.writerow(["student", "assignment", "score", "max_score", "error", "sandbox"])
         for (student, assignment), row in sorted(rows.items(), key=lambda kv: kv[0][::-1]):
             writer.writerow([student, assignment, *row])
-    os.replace(tmp, path)

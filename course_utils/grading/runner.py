@@ -14,27 +14,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from .child import GUARD_REPORT
 from .course import SOURCE
+from .layout import Submission
+from .processes import MEMORY_LIMIT, run_child
 from .repair import SubmissionError, repair_file
 
-__all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "ChildRun", "Result", "kernel_env",
-           "prepare_template", "template", "kernel_preload", "grade", "run_child", "kill_tree", "safe_name",
-           "tree_rss",
-           "ensure_tools_on_path"]
+__all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "Result", "prepare_template",
+           "template", "kernel_preload", "grade", "grade_found", "safe_name"]
 
 CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
 NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
-MEMORY_LIMIT = 6 * 2**30  # bytes for one student's grading process tree (kernel included)
-CHILD = "course_utils.grading.child"  # the module grading processes run
 TEMPLATE_FORMAT = 1  # bump when what a cached template holds changes
 
 
@@ -56,104 +51,6 @@ class Result:
         return {"student": self.student, "assignment": self.assignment,
                 "score": float(self.score), "max_score": float(self.max_score),
                 "error": self.error}
-
-
-def ensure_tools_on_path() -> None:
-    """Put this Python's bin folder on PATH: nbgrader's Gradebook runs ``alembic`` from it."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-
-
-def kernel_env() -> dict[str, str]:
-    """Environment for grading processes and their kernels: asserts on, logs quiet."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONOPTIMIZE"}
-    bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` from PATH
-    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore", MPLBACKEND="Agg",
-               GRPC_VERBOSITY="ERROR", COURSE_GRADING="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
-    return env
-
-
-@dataclasses.dataclass
-class ChildRun:
-    """How a grading process ended: its exit status and output, or why it was stopped."""
-
-    returncode: int | None
-    stdout: str
-    stopped: str | None = None  # "time" or "memory" when it was killed
-
-
-def _family(pid: int) -> list:
-    """The process ``pid`` and all its descendants (empty once it is gone)."""
-    import psutil
-
-    try:
-        parent = psutil.Process(pid)
-        return [*parent.children(recursive=True), parent]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def kill_tree(pid: int) -> None:
-    """Kill ``pid`` and all its descendants."""
-    import psutil
-
-    for process in _family(pid):
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-
-
-def tree_rss(pid: int, leave_out: int | None = None) -> int:
-    """Resident memory of ``pid``'s process tree, without ``leave_out``'s tree."""
-    import psutil
-
-    skip = {p.pid for p in _family(leave_out)} if leave_out else set()
-    total = 0
-    for process in _family(pid):
-        if process.pid in skip:
-            continue
-        try:
-            total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def run_child(args: list[str], cwd: Path, timeout: float,
-              extra_env: dict[str, str] | None = None,
-              memory_limit: int = MEMORY_LIMIT) -> ChildRun:
-    """Run a grading process (and its kernel) under a time and a memory limit.
-
-    Kernels have their own session (a process-group kill would miss them), so the whole
-    process tree is watched: its resident memory is summed twice a second and the tree is
-    killed above ``memory_limit`` bytes or after ``timeout`` seconds.
-    """
-    import tempfile
-
-    deadline = time.monotonic() + timeout
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        proc = subprocess.Popen([sys.executable, "-m", CHILD, *args], cwd=cwd,
-                                env={**kernel_env(), **(extra_env or {})},
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
-        stopped = None
-        while proc.poll() is None:
-            if time.monotonic() > deadline:
-                stopped = "time"
-            elif tree_rss(proc.pid) > memory_limit:
-                stopped = "memory"
-            if stopped:
-                kill_tree(proc.pid)
-                break
-            try:
-                proc.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        proc.wait()
-        log.seek(0)
-        return ChildRun(None if stopped else proc.returncode, log.read(), stopped)
 
 
 def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
@@ -192,12 +89,6 @@ def _digest(root: Path, assignment: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def template_cache() -> Path:
-    """Where templates are kept: ``$COURSE_CACHE_DIR/grading`` or ``~/.cache/course-utils/grading``."""
-    base = os.environ.get("COURSE_CACHE_DIR") or Path.home() / ".cache" / "course-utils"
-    return Path(base).expanduser() / "grading"
-
-
 def template(root: Path, assignment: str) -> Path:
     """``assignment``'s template course, made by :func:`prepare_template` once and reused until
     its source, the nbgrader configuration or the package versions change.
@@ -207,7 +98,9 @@ def template(root: Path, assignment: str) -> Path:
     """
     import tempfile
 
-    cache = template_cache()
+    from ..paths import templates_dir
+
+    cache = templates_dir()
     target = cache / f"{assignment}-{_digest(root, assignment)}"
     if (target / "result.json").is_file():
         return target
@@ -341,3 +234,16 @@ def _auto_scores(db: Path, assignment: str, student: str) -> tuple[float, float,
         return (float(sum(g.auto_score or 0 for g in grades)),
                 float(sum(g.max_score for g in grades)),
                 any(g.needs_manual_grade for g in grades))
+
+
+def grade_found(template: Path, submission: Submission, stem: str, workdir: Path,
+              *limits, worker=None) -> Result:
+    """Grade one found submission, or report why it cannot be graded."""
+    if submission.problem:
+        return Result(submission.student, submission.assignment,
+                             error=submission.problem)
+    result = grade(template, submission.student, submission.assignment, submission.path,
+                          stem, workdir, *limits, worker=worker)
+    if submission.note:
+        result.notes.insert(0, submission.note)
+    return result

@@ -45,7 +45,7 @@ def _read_only_paths() -> list[Path]:
     """What a kernel must read: the system, both Python prefixes, the package, Keras's cache."""
     import course_utils
 
-    from ..env import keras_home
+    from ..paths import keras_home
 
     paths = [Path(p) for p in SYSTEM]
     paths += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
@@ -65,7 +65,7 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None) 
         env: the environment the allow-listed variables are taken from (default: this
             process's).
     """
-    from ..env import keras_home
+    from ..paths import keras_home
 
     env = os.environ if env is None else env
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
@@ -127,7 +127,7 @@ def warm_caches() -> None:
     Raises:
         CourseError: building them failed (the last line of the error says why).
     """
-    from .runner import kernel_env
+    from .processes import kernel_env
 
     done = subprocess.run([sys.executable, "-c", _WARM], env=kernel_env(), capture_output=True,
                           text=True)

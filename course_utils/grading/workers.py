@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from . import runner
+from . import processes
 
 __all__ = ["Worker"]
 
@@ -38,15 +38,15 @@ class Worker:
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
 
     def _start(self) -> subprocess.Popen:
-        env = {**runner.kernel_env(), "COURSE_SANDBOX": "1" if self.sandbox else "0",
+        env = {**processes.kernel_env(), "COURSE_SANDBOX": "1" if self.sandbox else "0",
                "COURSE_SANDBOX_PARENT": self._home}
         self._log.seek(0)
         self._log.truncate()
-        return subprocess.Popen([sys.executable, "-m", runner.CHILD, "serve"], cwd=self._home,
+        return subprocess.Popen([sys.executable, "-m", processes.CHILD, "serve"], cwd=self._home,
                                 env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=self._log, text=True, bufsize=1)
 
-    def run(self, job: dict, timeout: float, memory_limit: int) -> runner.ChildRun:
+    def run(self, job: dict, timeout: float, memory_limit: int) -> processes.ChildRun:
         """Have the worker autograde one prepared student folder (see :mod:`.child`).
 
         Returns:
@@ -70,11 +70,11 @@ class Worker:
                 stopped = None
                 if time.monotonic() > deadline:
                     stopped = "time"
-                elif runner.tree_rss(proc.pid, leave_out=spare) > memory_limit:
+                elif processes.tree_rss(proc.pid, leave_out=spare) > memory_limit:
                     stopped = "memory"
                 if stopped:
                     self.close(kill=True)
-                    return runner.ChildRun(None, "", stopped)
+                    return processes.ChildRun(None, "", stopped)
                 if not selector.select(timeout=0.5):
                     continue
                 line = proc.stdout.readline()
@@ -82,10 +82,10 @@ class Worker:
                     proc.wait()
                     self._proc = None
                     self._log.seek(0)
-                    return runner.ChildRun(proc.returncode, self._log.read())
+                    return processes.ChildRun(proc.returncode, self._log.read())
                 reply = json.loads(line)
                 if reply.get("done"):
-                    return runner.ChildRun(0, "")
+                    return processes.ChildRun(0, "")
                 spare = reply.get("spare")
 
     def close(self, kill: bool = False) -> None:
@@ -99,7 +99,7 @@ class Worker:
                 except subprocess.TimeoutExpired:
                     kill = True
             if kill:
-                runner.kill_tree(proc.pid)
+                processes.kill_tree(proc.pid)
                 proc.wait()
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..models.layers import is_batch_norm, trainable_params
+
 __all__ = [
     "trainable_counts",
     "count_trainable",
@@ -29,12 +31,6 @@ __all__ = [
     "preprocessing_toggle",
     "search_box",
 ]
-
-
-def _is_batch_norm(layer: Any) -> bool:
-    import keras
-
-    return isinstance(layer, keras.layers.BatchNormalization)
 
 
 def trainable_counts(base_model: Any) -> list[tuple[str, bool, int]]:
@@ -62,8 +58,7 @@ def trainable_counts(base_model: Any) -> list[tuple[str, bool, int]]:
     try:
         for layer in layers:
             layer.trainable = True
-        counts = [(layer.name, _is_batch_norm(layer),
-                   int(sum(np.prod(v.shape) for v in layer.trainable_weights)))
+        counts = [(layer.name, is_batch_norm(layer), trainable_params(layer))
                   for layer in layers]
     finally:
         base_model.trainable = saved_model_flag
@@ -173,7 +168,7 @@ def preprocessing_toggle(model: Any, image: np.ndarray,
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image must be (height, width, 3) RGB, got shape {image.shape}")
     if class_names is None:
-        from . import imagenet
+        from ..models import imagenet
 
         class_names = imagenet.class_names()
     batch = image[None].astype("float32")

@@ -18,14 +18,14 @@ from about 1.0 s to 4.2 s. It is distributed under the licence of this repositor
 from __future__ import annotations
 
 import functools
-import importlib.util
 import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import CourseError, DataError
+from ..errors import DataError
+from ..paths import package_file
 
 __all__ = [
     "MODEL_FILE",
@@ -42,7 +42,7 @@ __all__ = [
 PACKAGE = "silero_vad"
 PIP_NAME = "silero-vad"
 MODEL_FILE = "silero_vad.onnx"  # opset 16; accepts 8 kHz and 16 kHz
-SAMPLE_FILE = Path(__file__).resolve().parent / "data" / "speech_16k.wav"
+SAMPLE_FILE = Path(__file__).resolve().parents[1] / "data" / "speech_16k.wav"
 SAMPLE_RATES = (8000, 16000)
 STATE_SHAPE = (2, 1, 128)
 
@@ -53,15 +53,7 @@ def model_path() -> Path:
     Raises:
         CourseError: if the package is not installed.
     """
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise CourseError(f"Silero VAD is not installed. Run: pip install --no-deps {PIP_NAME}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
-    if not path.is_file():
-        raise CourseError(
-            f"{path} is missing; reinstall with: pip install --force-reinstall --no-deps {PIP_NAME}"
-        )
-    return path
+    return package_file(PACKAGE, PIP_NAME, f"data/{MODEL_FILE}")
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,9 +1,8 @@
 """Image datasets as folders of files, read with ``keras.utils.image_dataset_from_directory``.
 
-Two online archives (the TensorFlow flowers photos and Microsoft's cats-vs-dogs) come from one
-table, :data:`DATASETS`, with their address, SHA-256 (the checksums TensorFlow Datasets
-publishes), licence and source; :func:`fetch_flowers` and :func:`fetch_cats_vs_dogs` wrap
-``keras.utils.get_file`` and check the hash. The offline dataset, ``textures``, is in the same
+The online archive (the TensorFlow flowers photos) comes from one table, :data:`DATASETS`, with
+its address, SHA-256 (the checksum TensorFlow Datasets publishes), licence and source;
+:func:`fetch_flowers` wraps ``keras.utils.get_file`` and checks the hash. The offline dataset, ``textures``, is in the same
 table and is built by :mod:`course_utils.textures` (its docstring says how, and how well frozen
 ImageNet features do on it); :func:`offline_dataset` builds it once and returns its folder.
 
@@ -20,23 +19,22 @@ import json
 import os
 import random
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import env, textures
-from .errors import DataError, OfflineError
+from .. import paths
+from ..atomic import atomic_path
+from ..errors import DataError, OfflineError
+from . import textures
 from .textures import OFFLINE_COUNTS, TEXTURE_CLASSES  # re-exported: same API as before
 
 __all__ = [
     "Dataset",
     "DATASETS",
     "TEXTURE_CLASSES",
-    "data_dir",
     "fetch",
     "fetch_flowers",
-    "fetch_cats_vs_dogs",
     "offline_dataset",
     "split_flowers",
     "load",
@@ -79,16 +77,6 @@ DATASETS: dict[str, Dataset] = {
         f"{_TFDS} datasets/tf_flowers/checksums.tsv (228,813,984 bytes)",
         "flower_photos",
     ),
-    "cats_vs_dogs": Dataset(
-        "cats_vs_dogs",
-        "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DEBA77B919F/"
-        "kagglecatsanddogs_5340.zip",
-        "b7974bd00a84a99921f36ee4403f089853777b5ae8d151c76a86e64900334af9",
-        "Microsoft Research, for non-commercial research use (Asirra / Kaggle Dogs vs. Cats)",
-        f"Microsoft Download Center id 54765; {_TFDS} url_checksums/cats_vs_dogs.txt "
-        "(824,887,076 bytes); files that are not JFIF JPEGs are dropped, as keras-io does",
-        "PetImages",
-    ),
     "textures": Dataset(
         "textures",
         None,
@@ -100,30 +88,13 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
-def data_dir() -> Path:
-    """Return the folder that holds archives and built datasets.
-
-    ``COURSE_DATA_DIR`` if set, else ``$KERAS_HOME/datasets``, else ``~/.keras/datasets``.
-    """
-    if os.environ.get("COURSE_DATA_DIR"):
-        return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
-    return env.keras_home() / "datasets"
-
-
 def _build_once(target: Path, build: Callable[[Path], dict[str, Any]]) -> Path:
     """Build ``target`` with ``build(tmp)`` unless a complete copy (with manifest) exists."""
     if (target / MANIFEST).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic_path(target) as tmp:  # replaces a copy half-built by an interrupted run
         info = build(tmp)
         (tmp / MANIFEST).write_text(json.dumps(info, indent=1, sort_keys=True))
-        if target.exists():  # half-built by an interrupted run: no manifest
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -141,8 +112,8 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Download (once), verify and extract an archive from :data:`DATASETS`.
 
     Args:
-        name: ``"flowers"`` or ``"cats_vs_dogs"``.
-        cache_dir: folder for archives (default :func:`data_dir`).
+        name: ``"flowers"`` (the one online archive in :data:`DATASETS`).
+        cache_dir: folder for archives (default :func:`course_utils.paths.data_dir`).
 
     Returns:
         The folder of class subfolders.
@@ -156,13 +127,13 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     if entry is None or entry.address is None:
         online = [key for key, value in DATASETS.items() if value.address]
         raise ValueError(f"unknown online dataset {name!r}: use one of {', '.join(online)}")
-    root = Path(cache_dir) if cache_dir is not None else data_dir()
+    root = Path(cache_dir) if cache_dir is not None else paths.data_dir()
     archive = entry.address.rsplit("/", 1)[-1]
     extracted = root / f"{archive[: archive.find('.')]}_extracted"
     folder = extracted / (entry.folder or "")
     if (extracted / MANIFEST).is_file():
         return folder
-    from .env import has_internet
+    from ..runtime.env import has_internet
 
     if not (root / archive).is_file() and not has_internet():
         raise OfflineError(
@@ -192,30 +163,13 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
         ) from error
     if not folder.is_dir():
         raise DataError(f"{archive} did not contain {entry.folder}/: delete {extracted} and retry")
-    dropped = _drop_non_jfif(folder) if name == "cats_vs_dogs" else 0
-    (extracted / MANIFEST).write_text(json.dumps({"name": name, "dropped": dropped}))
+    (extracted / MANIFEST).write_text(json.dumps({"name": name}))
     return folder
-
-
-def _drop_non_jfif(folder: Path) -> int:
-    """Delete files without the JFIF marker in their first bytes (keras-io's filter)."""
-    dropped = 0
-    for path in sorted(folder.glob("*/*")):
-        with open(path, "rb") as handle:
-            if b"JFIF" not in handle.read(10):
-                path.unlink()
-                dropped += 1
-    return dropped
 
 
 def fetch_flowers(cache_dir: str | os.PathLike | None = None) -> Path:
     """Return the flowers folder (5 class subfolders), downloading it once. See :func:`fetch`."""
     return fetch("flowers", cache_dir)
-
-
-def fetch_cats_vs_dogs(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Return the cats-vs-dogs folder (``Cat/``, ``Dog/``), corrupt files dropped. See :func:`fetch`."""
-    return fetch("cats_vs_dogs", cache_dir)
 
 
 def split_flowers(root: str | os.PathLike | None = None, seed: int = 0) -> Path:
@@ -225,7 +179,7 @@ def split_flowers(root: str | os.PathLike | None = None, seed: int = 0) -> Path:
     splits. Returns ``<root>/course-datasets/flowers-seed<seed>``.
     """
     source = fetch_flowers()
-    base = Path(root) if root is not None else data_dir()
+    base = Path(root) if root is not None else paths.data_dir()
     target = base / "course-datasets" / f"flowers-seed{seed}"
 
     def build(tmp: Path) -> dict[str, Any]:
@@ -271,7 +225,7 @@ def offline_dataset(
     """Build (once) the offline ``textures`` dataset and return its folder.
 
     Args:
-        root: parent folder (default :func:`data_dir`); files go to
+        root: parent folder (default :func:`course_utils.paths.data_dir`); files go to
             ``<root>/course-datasets/textures-seed<seed>/{train,val,test}/<class>/*.png``.
         samples_per_class: keep only this many train images per class (in a sibling folder of
             links; val and test stay whole). None: all 120.
@@ -285,7 +239,7 @@ def offline_dataset(
     """
     if samples_per_class is not None and samples_per_class < 1:
         raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
-    base = Path(root) if root is not None else data_dir()
+    base = Path(root) if root is not None else paths.data_dir()
     entry = DATASETS["textures"]
 
     def build(tmp: Path) -> dict[str, Any]:
@@ -322,7 +276,7 @@ def load(
         ValueError: unknown dataset; OfflineError: flowers on a machine without network.
     """
     if isinstance(profile, str):
-        from .env import select_profile
+        from ..runtime.env import select_profile
 
         profile = select_profile(profile)
     image_size = image_size or profile.image_size

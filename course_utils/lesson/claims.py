@@ -19,7 +19,7 @@ import decimal
 import math
 import os
 
-from .env import Profile
+from ..runtime.env import Profile
 
 __all__ = ["STRICT_VARIABLE", "DEFAULT_REASON", "is_strict", "describe_band", "check"]
 

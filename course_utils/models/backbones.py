@@ -5,9 +5,10 @@ and paper, default input size, the preprocessing contract (``caffe``: BGR with I
 subtracted; ``tf``: scaled to [-1, 1]; ``torch``: [0, 1] then ImageNet mean/std; ``builtin``: the
 model rescales itself and expects [0, 255]; ``lite``: ``(x - 127) / 128``), the published
 ImageNet top-1 accuracy, how to build it, and where its ImageNet weights come from (a
-:mod:`course_utils.weight_files` source: a checked download, or an installed package). ``build``
-gives ImageNet weights through :mod:`course_utils.weights`, so an offline machine gets a clear
-error instead of a URL traceback.
+:mod:`course_utils.weights.sources` source: a checked download, or an installed package).
+``build`` gives ImageNet weights through :mod:`course_utils.weights.resolver`, so an offline
+machine gets a clear error instead of a URL traceback. The registry-wide weights commands
+(:mod:`course_utils.weights.store`) read this table; this module does not import them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from .errors import UsageError
-from .weight_files import LITE0, WeightsSource, keras_download
+from ..errors import UsageError
+from ..weights.sources import LITE0, WeightsSource, keras_download
 
 __all__ = [
     "Backbone", "BACKBONES", "PREPROCESSING_MODES", "get", "names", "build", "preprocess",
@@ -52,8 +53,9 @@ class Backbone:
         top1: published ImageNet top-1 accuracy (fraction).
         top1_source: where ``top1`` was published.
         module: import path of the module with the constructor and ``preprocess_input``.
-        weights: where its ImageNet weights come from (:class:`~course_utils.weight_files.Download`
-            or :class:`~course_utils.weight_files.InstalledPackage`).
+        weights: where its ImageNet weights come from
+            (:class:`~course_utils.weights.sources.Download` or
+            :class:`~course_utils.weights.sources.InstalledPackage`).
     """
 
     name: str
@@ -218,7 +220,7 @@ BACKBONES: dict[str, Backbone] = {
                  "EfficientNet without squeeze-excite and swish, for mobile accelerators",
                  224, "lite", 0.751,
                  "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
-                 "course_utils.lite0", LITE0),
+                 "course_utils.models.lite0", LITE0),
     )
 }
 
@@ -274,9 +276,9 @@ def build(
     if input_shape is None:
         input_shape = (entry.input_size, entry.input_size, 3)
     if weights == "imagenet":
-        from . import weights as weights_module
+        from ..weights.resolver import resolve_source
 
-        weights = str(weights_module.resolve(entry.name, include_top=include_top))
+        weights = str(resolve_source(entry.name, entry.constructor, entry.weights, include_top))
     elif weights is not None and not isinstance(weights, str):
         raise ValueError("weights must be 'imagenet', None or a path to a weights file")
     return entry.constructor(
@@ -309,7 +311,7 @@ def for_profile(
     Raises:
         ValueError: unknown backbone in the profile.
     """
-    from .errors import OfflineError
+    from ..errors import OfflineError
 
     if input_shape is None:
         input_shape = (profile.image_size, profile.image_size, 3)

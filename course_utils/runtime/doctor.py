@@ -40,9 +40,8 @@ def _version(module: str) -> str | None:
         return None
     from importlib import metadata
 
-    dist = {"sklearn": "scikit-learn", "skimage": "scikit-image"}.get(module, module)
     try:
-        return metadata.version(dist)
+        return metadata.version(module.replace("_", "-"))
     except metadata.PackageNotFoundError:
         return "installed"
 

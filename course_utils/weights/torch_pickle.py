@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 __all__ = ["load_state_dict", "STORAGE_DTYPES", "LEGACY_MAGIC"]
 

@@ -1,7 +1,6 @@
 """Small helpers around transfer learning; the lessons still freeze, compile and fit in the open.
 
 - :func:`classifier` puts a new head on a pretrained base (the keras-io transfer-learning recipe).
-- :func:`feature_head` is the same head for features computed once with the frozen base.
 - :func:`unfreeze_top` opens the top of the base for fine-tuning, keeping BatchNormalization frozen.
 - :func:`trainable_params` / :func:`non_trainable_params` count what ``fit`` will change.
 - :func:`backup_callback` lets an interrupted ``fit`` (a Colab disconnect) resume where it stopped.
@@ -14,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
-import numpy as np
+from ..models.layers import batch_norms, is_batch_norm, non_trainable_params, trainable_params
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
 
 __all__ = [
     "classifier",
-    "feature_head",
     "unfreeze_top",
     "trainable_params",
     "non_trainable_params",
@@ -75,6 +76,8 @@ def classifier(
             f"base_model accepts inputs of shape {shape}; pass image_size=... or build it with "
             "input_shape=(height, width, 3)."
         )
+    import keras
+
     inputs = keras.Input(shape=shape)
     x = inputs
     if preprocess_input is not None:
@@ -87,30 +90,6 @@ def classifier(
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-def feature_head(input_dim: int, num_classes: int, dropout: float = 0.2) -> keras.Model:
-    """The head of :func:`classifier` alone, for features already pooled: ``(n, input_dim)``.
-
-    Raises:
-        ValueError: for a bad ``input_dim``, ``num_classes`` or ``dropout``.
-    """
-    _check_head_args(num_classes, dropout)
-    if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim < 1:
-        raise ValueError(
-            f"input_dim must be a positive int (features per example), got {input_dim!r}"
-        )
-    inputs = keras.Input(shape=(input_dim,))
-    x = keras.layers.Dropout(dropout, name="dropout")(inputs)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="feature_head")
-
-
-def _freeze_batch_norm(layer: keras.layers.Layer) -> None:
-    if isinstance(layer, keras.layers.BatchNormalization):
-        layer.trainable = False
-    for sublayer in getattr(layer, "layers", ()):
-        _freeze_batch_norm(sublayer)
 
 
 def unfreeze_top(base_model: keras.Model, n: int) -> int:
@@ -136,7 +115,7 @@ def unfreeze_top(base_model: keras.Model, n: int) -> int:
     candidates = [
         layer
         for layer in base_model.layers
-        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+        if layer.weights and not is_batch_norm(layer)
     ]
     if not 0 <= n <= len(candidates):
         raise ValueError(
@@ -147,22 +126,9 @@ def unfreeze_top(base_model: keras.Model, n: int) -> int:
     opened = set(map(id, candidates[len(candidates) - n :]))
     for layer in base_model.layers:
         layer.trainable = id(layer) in opened
-        _freeze_batch_norm(layer)
+        for batch_norm in batch_norms(layer):
+            batch_norm.trainable = False
     return trainable_params(base_model)
-
-
-def _count(variables: list) -> int:
-    return int(sum(np.prod(v.shape, dtype=np.int64) for v in variables))
-
-
-def trainable_params(model: keras.Model | keras.layers.Layer) -> int:
-    """Number of parameters ``fit`` updates (the sizes of ``model.trainable_weights``)."""
-    return _count(model.trainable_weights)
-
-
-def non_trainable_params(model: keras.Model | keras.layers.Layer) -> int:
-    """Number of frozen parameters, BatchNormalization moving statistics included."""
-    return _count(model.non_trainable_weights)
 
 
 def backup_callback(directory: str | Path) -> keras.callbacks.BackupAndRestore:
@@ -182,6 +148,8 @@ def backup_callback(directory: str | Path) -> keras.callbacks.BackupAndRestore:
     """
     if not isinstance(directory, str | Path):
         raise TypeError(f"directory must be a str or Path, got {type(directory).__name__}")
+    import keras
+
     return keras.callbacks.BackupAndRestore(
         str(directory), save_freq="epoch", double_checkpoint=True, delete_checkpoint=True
     )

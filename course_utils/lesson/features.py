@@ -19,7 +19,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["prepare", "extract", "cached", "cache_dir"]
+from .. import paths
+from ..atomic import atomic_path
+
+__all__ = ["prepare", "extract", "cached"]
 
 
 def prepare(ds: Any, shuffle: bool = False, seed: int = 0, buffer_size: int = 1000) -> Any:
@@ -71,7 +74,7 @@ def extract(
     import tensorflow as tf
 
     if fold:
-        from . import inference
+        from ..models import inference
 
         try:
             if inference.foldable_pairs(base_model):
@@ -90,12 +93,6 @@ def extract(
     if not features:
         raise ValueError("the dataset has no elements: check the folder or the batch size")
     return np.concatenate(features), np.concatenate(labels)
-
-
-def cache_dir() -> Path:
-    """Return the feature cache folder (``COURSE_CACHE_DIR`` or ``~/.cache/course-utils``)."""
-    root = os.environ.get("COURSE_CACHE_DIR") or Path.home() / ".cache" / "course-utils"
-    return Path(root).expanduser() / "features"
 
 
 def _cache_path(base_model: Any, ds: Any, key: str, directory: Path) -> Path:
@@ -130,7 +127,7 @@ def cached(
         ds: a dataset of ``(images, labels)`` batches (not reshuffled between epochs).
         preprocess_input: as in :func:`extract`.
         key: a name for this dataset and split, e.g. ``"textures-train-96"``.
-        directory: cache folder (default :func:`cache_dir`).
+        directory: cache folder (default :func:`course_utils.paths.features_dir`).
         verbose: progress bar on a cache miss.
         fold: as in :func:`extract`.
 
@@ -142,15 +139,12 @@ def cached(
     """
     if not key:
         raise ValueError("key must be a non-empty string naming the dataset and split")
-    folder = Path(directory) if directory is not None else cache_dir()
+    folder = Path(directory) if directory is not None else paths.features_dir()
     path = _cache_path(base_model, ds, key, folder)
     if path.is_file():
         with np.load(path) as stored:
             return stored["features"], stored["labels"]
     features, labels = extract(base_model, ds, preprocess_input, verbose=verbose, fold=fold)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, features=features, labels=labels)
-    os.replace(tmp, path)
     return features, labels

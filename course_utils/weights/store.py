@@ -1,0 +1,198 @@
+"""Every backbone's ImageNet weights: resolve, fetch, verify and list them, by registry name.
+
+Each registry entry (:data:`course_utils.backbones.BACKBONES`) owns one weights source
+(:mod:`course_utils.weights.sources`); :mod:`course_utils.weights.resolver` gets one source onto
+this machine (see there for the cache, the pre-staged folder and the hash checks). This module
+adds the registry: names, both variants, every file in a folder. :func:`verify` only reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import paths
+from ..errors import WeightsError
+from ..hashing import file_hash
+from ..models import backbones
+from .resolver import HASHES_FILE, Constructor, check, fetch_into, resolve_source
+from .sources import Download, InstalledPackage
+
+__all__ = [
+    "HASHES_FILE",
+    "OfflineWeights",
+    "resolve",
+    "fetch",
+    "verify",
+    "available_offline",
+    "known_files",
+    "files_to_verify",
+]
+
+@dataclasses.dataclass(frozen=True)
+class OfflineWeights:
+    """A weights file usable without network (see :func:`available_offline`)."""
+
+    name: str
+    include_top: bool
+    path: Path
+    size: int
+    licence: str
+
+
+def _constructor(entry: backbones.Backbone) -> Constructor:
+    """The entry's constructor, imported only when a check needs to build the model."""
+    return lambda **kwargs: entry.constructor(**kwargs)
+
+
+def resolve(name: str, include_top: bool = True) -> Path:
+    """Return a checked local file of ``name``'s ImageNet weights.
+
+    A download source is looked up in the Keras cache, then ``$COURSE_WEIGHTS_DIR``, then
+    downloaded (hash checked); a damaged cached file is deleted and fetched once more. An
+    installed-package source is checked and converted on this machine.
+
+    Args:
+        name: registry key (``"mobilenet_v2"``).
+        include_top: the variant with the ImageNet classifier.
+
+    Returns:
+        Path of the weights file, for ``model.load_weights`` or ``weights=``.
+
+    Raises:
+        ValueError: unknown name.
+        course_utils.errors.OfflineError: not on this machine and no network.
+        course_utils.errors.WeightsError: a file is damaged and no good copy can be had.
+    """
+    entry = backbones.get(name)
+    return resolve_source(entry.name, _constructor(entry), entry.weights, include_top)
+
+
+def fetch(names: list[str], dest: str | Path | None = None) -> list[Path]:
+    """Download both variants of each backbone's weights into ``dest`` (default: Keras cache).
+
+    A backbone whose weights come from an installed package has nothing to download: with the
+    default ``dest`` its converted files are made (and returned); with a ``dest`` folder it is
+    skipped, since another machine converts from its own installed package.
+
+    Args:
+        names: registry keys.
+        dest: folder to fill (give it to another machine as ``COURSE_WEIGHTS_DIR``).
+
+    Returns:
+        The checked files.
+
+    Raises:
+        ValueError: an unknown name.
+        course_utils.errors.OfflineError: a download is needed and there is no network.
+        course_utils.errors.WeightsError: a file is damaged twice, or a package file is missing.
+    """
+    folder = Path(dest).expanduser() if dest is not None else None
+    found = []
+    for name in names:
+        entry = backbones.get(name)
+        source = entry.weights
+        for include_top in (True, False):
+            if isinstance(source, InstalledPackage):
+                if folder is None:
+                    found.append(source.convert(include_top))
+                continue
+            file = source.file(include_top)
+            target = (folder or paths.models_dir()) / file.name
+            if target.is_file() and check(_constructor(entry), file, include_top, target,
+                                          record=True) is None:
+                found.append(target)
+                continue
+            target.unlink(missing_ok=True)
+            found.append(fetch_into(entry.name, _constructor(entry), source, include_top,
+                                    folder or paths.models_dir()))
+    return found
+
+
+def known_files(folder: str | Path) -> Iterator[tuple[backbones.Backbone, bool, Path]]:
+    """Yield ``(registry entry, include_top, path)`` for each downloadable file in ``folder``."""
+    folder = Path(folder).expanduser()
+    for entry in backbones.BACKBONES.values():
+        if not isinstance(entry.weights, Download):
+            continue
+        for include_top in (True, False):
+            path = folder / entry.weights.file(include_top).name
+            if path.is_file():
+                yield entry, include_top, path
+
+
+def _installed_files() -> Iterator[tuple[backbones.Backbone, Path]]:
+    """Yield ``(registry entry, package file)`` for the installed-package sources present here."""
+    seen = set()
+    for entry in backbones.BACKBONES.values():
+        source = entry.weights
+        if isinstance(source, InstalledPackage) and source not in seen:
+            seen.add(source)
+            try:
+                yield entry, source.path()
+            except WeightsError:
+                continue
+
+
+def files_to_verify(directory: str | Path | None = None) -> list[Path]:
+    """Return the files :func:`verify` checks for ``directory`` (see there)."""
+    folder = Path(directory).expanduser() if directory is not None else paths.models_dir()
+    files = [path for _, _, path in known_files(folder)]
+    if directory is None:
+        files += [path for _, path in _installed_files()]
+    return files
+
+
+def verify(directory: str | Path | None = None) -> list[tuple[Path, str]]:
+    """Check the weights files in ``directory`` (default: the Keras cache), reading only.
+
+    Downloadable files are compared with their published hash, else with the SHA-256 recorded
+    beside them, else loaded into their model. Without ``directory``, the files of installed
+    packages (what :func:`resolve` converts on this machine) are hashed too. Nothing is written.
+
+    Args:
+        directory: the folder to check (a ``COURSE_WEIGHTS_DIR``, say).
+
+    Returns:
+        ``(path, problem)`` for each bad file; empty when all are good.
+    """
+    folder = Path(directory).expanduser() if directory is not None else paths.models_dir()
+    problems = []
+    for entry, include_top, path in known_files(folder):
+        problem = check(_constructor(entry), entry.weights.file(include_top), include_top,
+                        path)
+        if problem is not None:
+            problems.append((path, problem))
+    if directory is None:
+        for entry, path in _installed_files():
+            if file_hash(path) != entry.weights.sha256:
+                problems.append((path, "hash differs from the published one: reinstall "
+                                       f"{entry.weights.pip_name}"))
+    return problems
+
+
+def available_offline() -> list[OfflineWeights]:
+    """List the weights usable without network (Keras cache, ``$COURSE_WEIGHTS_DIR``, packages).
+
+    Files are listed, not hashed (use :func:`verify` for that). An installed-package source is
+    listed with its package file, for both variants.
+    """
+    found: dict[tuple[str, bool], OfflineWeights] = {}
+    folders = [paths.models_dir()] + ([paths.staged_dir()] if paths.staged_dir() else [])
+    for folder in folders:
+        for entry, include_top, path in known_files(folder):
+            found.setdefault((entry.name, include_top), OfflineWeights(
+                entry.name, include_top, path, path.stat().st_size, entry.weights.licence))
+    for entry in backbones.BACKBONES.values():
+        if not isinstance(entry.weights, InstalledPackage):
+            continue
+        try:
+            package = entry.weights.path()
+        except WeightsError:
+            continue
+        for include_top in (True, False):
+            found.setdefault((entry.name, include_top), OfflineWeights(
+                entry.name, include_top, package, package.stat().st_size, entry.weights.licence))
+    order = list(backbones.BACKBONES)
+    return sorted(found.values(), key=lambda w: (order.index(w.name), not w.include_top))
