@@ -383,10 +383,16 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "def predict_labels(head, features, threshold=0.5):\n"
                     "    logits = np.asarray(head.predict(features, verbose=0))\n"
                     "    return np.eye(logits.shape[1], dtype=bool)[logits.argmax(axis=1)]\n"),
+                "build_augmented_classifier": (  # no augmentation at all
+                    "def build_augmented_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    return build_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout)\n"),
             },
             # the hidden training check reads predict_labels too
             "failures": {"test_multilabel_head": "check the loss and predict_labels",
-                         "test_predict_labels": "looks like an argmax"},
+                         "test_predict_labels": "looks like an argmax",
+                         "test_build_augmented_classifier": "reach the base unchanged"},
         },
         "functional_and_keras_ops": {  # every answer correct, written differently
             "answers": {
@@ -431,6 +437,16 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "    probabilities = keras.ops.sigmoid(head(features, training=False))\n"
                     "    return (keras.ops.convert_to_numpy(probabilities) >= threshold)"
                     ".astype(int)\n"),
+                "build_augmented_classifier": (  # random layers after the preprocessing
+                    "def build_augmented_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    base_model.trainable = False\n"
+                    "    inputs = keras.Input(base_model.input_shape[1:])\n"
+                    "    x = preprocess_input(inputs)\n"
+                    "    x = keras.layers.RandomFlip(mode='horizontal')(x)\n"
+                    "    x = keras.layers.RandomRotation(factor=0.1)(x)\n"
+                    "    x = keras.layers.Dropout(dropout)(base_model(x, training=False))\n"
+                    "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"),
             },
             "failures": {},
         },
