@@ -122,20 +122,25 @@ WRONG: dict[str, dict[str, dict[str, str]]] = {
         "failures": {"test_preprocess_caffe": "still RGB",
                      "test_preprocess_torch": "divides by the std",
                      "test_is_double_scaled": "not double scaling",
-                     # preprocess_for builds on preprocess: its message points back to Part A
-                     "test_preprocess_for": "passes Part A"},
+                     # diagnose builds on preprocess: its message points back to Part A
+                     "test_diagnose": "passes Part A"},
     },
     "ex06_model_hubs": {
         "answers": {
-            "cosine_similarity": (
-                "def cosine_similarity(a, b):\n"
-                "    return np.asarray(a, dtype='float64') @ np.asarray(b, dtype='float64').T\n"),
-            "speech_seconds": (
-                "def speech_seconds(probabilities, sample_rate, threshold=0.5):\n"
-                "    return float((np.asarray(probabilities) > threshold).sum())\n"),
+            "hub_classifier": (  # TFSMLayer's default trainable=True: the SavedModel trains
+                "def hub_classifier(savedmodel_dir, input_shape, num_classes,"
+                " endpoint='serve'):\n"
+                "    inputs = keras.Input(input_shape)\n"
+                "    x = keras.layers.TFSMLayer(savedmodel_dir, call_endpoint=endpoint)(inputs)\n"
+                "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"),
+            "candidates": (  # the licence ignored
+                "def candidates(table, modality, task, max_millions, closed_source):\n"
+                "    rows = [r for r in table if r['modality'] == modality and r['task'] == task\n"
+                "            and r['millions'] <= max_millions]\n"
+                "    return [r['name'] for r in sorted(rows, key=lambda r: r['millions'])]\n"),
         },
-        "failures": {"test_cosine_similarity": "that is the dot product",
-                     "test_speech_seconds": "chunk_size(sample_rate) samples"},
+        "failures": {"test_hub_classifier": "pass trainable=False",
+                     "test_candidates": "YOLOv8n is AGPL-3.0"},
     },
 }
 
@@ -170,6 +175,34 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
             "failures": {"test_relative_reduction": "don't take abs",
                          "test_classify": "MobileNetV2's preprocessing"},
         },
+        "loops_and_model_call": {  # every answer correct, written differently
+            "answers": {
+                "top5_error": (  # a loop over rows, best first
+                    "def top5_error(probs, labels):\n"
+                    "    misses = 0\n"
+                    "    for row, label in zip(np.asarray(probs), np.ravel(labels)):\n"
+                    "        best = np.argsort(row)[::-1][:5]\n"
+                    "        misses += int(label not in best)\n"
+                    "    return misses / len(np.asarray(probs))\n"),
+                "ilsvrc_history": (  # an explicit loop; next() over a generator
+                    "def relative_reduction(errors):\n"
+                    "    out, previous = {}, None\n"
+                    "    for year in sorted(errors):\n"
+                    "        if previous is not None:\n"
+                    "            out[year] = 1 - errors[year] / errors[previous]\n"
+                    "        previous = year\n"
+                    "    return out\n\n\n"
+                    "def first_year_below(errors, threshold):\n"
+                    "    return next((y for y in sorted(errors) if errors[y] < threshold), None)\n"),
+                "classify": (  # np.expand_dims and a copy before preprocessing
+                    "def classify(model, image, top=5):\n"
+                    "    batch = np.expand_dims(np.array(image, dtype=np.float32), 0)\n"
+                    "    batch = course_utils.lite0.preprocess_input(batch)\n"
+                    "    scores = np.asarray(model(batch, training=False))\n"
+                    "    return list(course_utils.imagenet.decode(scores, top=top)[0])\n"),
+            },
+            "failures": {},
+        },
     },
     "ex02_backbones": {
         "numpy_counts": {  # every answer correct, written with NumPy (numpy.int64 results)
@@ -184,13 +217,43 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "             np.prod((in_channels, out_channels)),\n"
                     "             np.int64(out_channels if use_bias else 0)]\n"
                     "    return np.sum(parts)\n"),
-                "count_parameters": (
-                    "def count_parameters(name, include_top=True):\n"
-                    "    model = course_utils.backbones.build(name, weights=None,"
-                    " include_top=include_top)\n"
-                    "    return np.sum([np.prod(w.shape) for w in model.weights])\n"),
+                "architecture_ideas": (  # a loop over the layers, one isinstance at a time
+                    "def architecture_ideas(model):\n"
+                    "    ideas = set()\n"
+                    "    for layer in model.layers:\n"
+                    "        if isinstance(layer, keras.layers.Add):\n"
+                    "            ideas.add('residual')\n"
+                    "        elif isinstance(layer, (keras.layers.SeparableConv2D,\n"
+                    "                                keras.layers.DepthwiseConv2D)):\n"
+                    "            ideas.add('depthwise_separable')\n"
+                    "        elif isinstance(layer, keras.layers.Concatenate):\n"
+                    "            ideas.add('concatenation')\n"
+                    "    return ideas\n"),
+                "choose_backbone": (  # sort by accuracy, take the first that fits
+                    "def choose_backbone(sizes, max_millions):\n"
+                    "    ranked = sorted(sizes, key=lambda n: -course_utils.backbones.get(n).top1)\n"
+                    "    for name in ranked:\n"
+                    "        if sizes[name] <= max_millions:\n"
+                    "            return name\n"
+                    "    raise ValueError(f'nothing fits {max_millions} M')\n"),
             },
             "failures": {},
+        },
+        "ideas_from_layer_names": {
+            "answers": {
+                "architecture_ideas": (  # names happen to work on Keras's models only
+                    "def architecture_ideas(model):\n"
+                    "    names = ' '.join(layer.name for layer in model.layers)\n"
+                    "    ideas = set()\n"
+                    "    if 'add' in names:\n"
+                    "        ideas.add('residual')\n"
+                    "    if 'dw' in names or 'sepconv' in names or 'depthwise' in names:\n"
+                    "        ideas.add('depthwise_separable')\n"
+                    "    if 'concat' in names:\n"
+                    "        ideas.add('concatenation')\n"
+                    "    return ideas\n"),
+            },
+            "failures": {"test_architecture_ideas": "isinstance, not its name"},
         },
     },
     "ex03_feature_extraction": {
@@ -290,6 +353,102 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
             },
             "failures": {"test_train_head": "has no Dropout layer"},
         },
+        "multilabel_softmax_and_logit_threshold": {
+            "answers": {
+                "multilabel": (  # a softmax head, and a threshold on logits
+                    "def multilabel_head(num_features, num_labels, dropout=0.2):\n"
+                    "    head = keras.Sequential([keras.Input((num_features,)),\n"
+                    "                             keras.layers.Dropout(dropout),\n"
+                    "                             keras.layers.Dense(num_labels,"
+                    " activation='softmax')])\n"
+                    "    head.compile(optimizer='adam', loss='categorical_crossentropy')\n"
+                    "    return head\n\n\n"
+                    "def predict_labels(head, features, threshold=0.5):\n"
+                    "    return np.asarray(head.predict(features, verbose=0)) >= threshold\n"),
+            },
+            "failures": {"test_multilabel_head": "the labels compete",
+                         "test_predict_labels": "not to the logits"},
+        },
+        "multilabel_argmax": {
+            "answers": {
+                "multilabel": (  # the right head, but one label per row
+                    "def multilabel_head(num_features, num_labels, dropout=0.2):\n"
+                    "    head = keras.Sequential([keras.Input((num_features,)),\n"
+                    "                             keras.layers.Dropout(dropout),\n"
+                    "                             keras.layers.Dense(num_labels)])\n"
+                    "    head.compile(optimizer='adam',\n"
+                    "                 loss=keras.losses.BinaryCrossentropy(from_logits=True))\n"
+                    "    return head\n\n\n"
+                    "def predict_labels(head, features, threshold=0.5):\n"
+                    "    logits = np.asarray(head.predict(features, verbose=0))\n"
+                    "    return np.eye(logits.shape[1], dtype=bool)[logits.argmax(axis=1)]\n"),
+                "build_augmented_classifier": (  # no augmentation at all
+                    "def build_augmented_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    return build_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout)\n"),
+            },
+            # the hidden training check reads predict_labels too
+            "failures": {"test_multilabel_head": "check the loss and predict_labels",
+                         "test_predict_labels": "looks like an argmax",
+                         "test_build_augmented_classifier": "reach the base unchanged"},
+        },
+        "functional_and_keras_ops": {  # every answer correct, written differently
+            "answers": {
+                "build_classifier": (  # Sequential model, Rescaling-free: preprocess in Lambda
+                    "def build_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    for layer in [base_model, *base_model.layers]:\n"
+                    "        layer.trainable = False\n"
+                    "    inputs = keras.Input(base_model.input_shape[1:])\n"
+                    "    features = base_model(preprocess_input(inputs), training=False)\n"
+                    "    dropped = keras.layers.Dropout(rate=dropout)(features)\n"
+                    "    logits = keras.layers.Dense(num_classes, activation=None)(dropped)\n"
+                    "    return keras.Model(inputs=inputs, outputs=logits)\n"),
+                "compile_classifier": (
+                    "def compile_classifier(model, learning_rate=1e-3):\n"
+                    "    model.compile(optimizer=keras.optimizers.Adam(learning_rate="
+                    "learning_rate),\n"
+                    "                  loss=keras.losses.SparseCategoricalCrossentropy("
+                    "from_logits=True),\n"
+                    "                  metrics=[keras.metrics.SparseCategoricalAccuracy("
+                    "name='accuracy')])\n"),
+                "train_head": (  # functional head; epochs computed from the step budget
+                    "def train_head(features, labels, num_classes):\n"
+                    "    inputs = keras.Input((features.shape[-1],))\n"
+                    "    x = keras.layers.Dropout(0.1)(inputs)\n"
+                    "    head = keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"
+                    "    compile_classifier(head, 2e-3)\n"
+                    "    steps_per_epoch = -(-len(features) // 64)\n"
+                    "    head.fit(features, labels, batch_size=64,\n"
+                    "             epochs=max(1, MAX_STEPS // steps_per_epoch), verbose=0)\n"
+                    "    return head\n"),
+                "multilabel": (  # functional head, keras.ops.sigmoid, 0/1 integers
+                    "def multilabel_head(num_features, num_labels, dropout=0.2):\n"
+                    "    inputs = keras.Input(shape=(num_features,))\n"
+                    "    x = keras.layers.Dropout(dropout)(inputs)\n"
+                    "    head = keras.Model(inputs, keras.layers.Dense(num_labels)(x))\n"
+                    "    head.compile(keras.optimizers.Adam(),\n"
+                    "                 keras.losses.BinaryCrossentropy(from_logits=True),\n"
+                    "                 metrics=['binary_accuracy'])\n"
+                    "    return head\n\n\n"
+                    "def predict_labels(head, features, threshold=0.5):\n"
+                    "    probabilities = keras.ops.sigmoid(head(features, training=False))\n"
+                    "    return (keras.ops.convert_to_numpy(probabilities) >= threshold)"
+                    ".astype(int)\n"),
+                "build_augmented_classifier": (  # random layers after the preprocessing
+                    "def build_augmented_classifier(base_model, num_classes, preprocess_input,"
+                    " dropout=0.2):\n"
+                    "    base_model.trainable = False\n"
+                    "    inputs = keras.Input(base_model.input_shape[1:])\n"
+                    "    x = preprocess_input(inputs)\n"
+                    "    x = keras.layers.RandomFlip(mode='horizontal')(x)\n"
+                    "    x = keras.layers.RandomRotation(factor=0.1)(x)\n"
+                    "    x = keras.layers.Dropout(dropout)(base_model(x, training=False))\n"
+                    "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"),
+            },
+            "failures": {},
+        },
     },
     "ex04_fine_tuning": {
         "trainable_short_circuit_and_rmsprop": {
@@ -335,8 +494,48 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "                  keras.losses.SparseCategoricalCrossentropy("
                     "from_logits=True),\n"
                     "                  metrics=[keras.metrics.SparseCategoricalAccuracy()])\n"),
+                "early_stopping": (  # every argument spelled out
+                    "def early_stopping(patience=3):\n"
+                    "    return keras.callbacks.EarlyStopping(\n"
+                    "        monitor='val_loss', mode='min', min_delta=0.0, patience=patience,\n"
+                    "        restore_best_weights=True, verbose=0)\n"),
+                "choose_n": (  # sort by n, keep the first within the tolerance
+                    "def choose_n(results, tolerance=0.005):\n"
+                    "    scores = {n: np.max(h['val_accuracy']) for n, h in results.items()}\n"
+                    "    best = max(scores.values())\n"
+                    "    for n in sorted(scores):\n"
+                    "        if scores[n] >= best - tolerance:\n"
+                    "            return n\n"),
             },
             "failures": {},
+        },
+        "training_loss_and_last_epoch": {
+            "answers": {
+                "early_stopping": (  # watches the training loss, which keeps falling
+                    "def early_stopping(patience=3):\n"
+                    "    return keras.callbacks.EarlyStopping(monitor='loss', patience=patience,\n"
+                    "                                         restore_best_weights=True)\n"),
+                "choose_n": (  # compares the last epochs
+                    "def choose_n(results, tolerance=0.005):\n"
+                    "    last = {n: h['val_accuracy'][-1] for n, h in results.items()}\n"
+                    "    top = max(last.values())\n"
+                    "    return min(n for n, v in last.items() if v >= top - tolerance)\n"),
+            },
+            "failures": {"test_early_stopping": "monitor 'val_loss'",
+                         "test_choose_n": "you compared the last epochs"},
+        },
+        "last_weights_and_argmax": {
+            "answers": {
+                "early_stopping": (  # stops at the right time, keeps the last weights
+                    "def early_stopping(patience=3):\n"
+                    "    return keras.callbacks.EarlyStopping(monitor='val_loss',"
+                    " patience=patience)\n"),
+                "choose_n": (  # the best run, ignoring the tolerance
+                    "def choose_n(results, tolerance=0.005):\n"
+                    "    return max(results, key=lambda n: max(results[n]['val_accuracy']))\n"),
+            },
+            "failures": {"test_early_stopping": "restore_best_weights=True",
+                         "test_choose_n": "prefer the smaller n"},
         },
     },
     "ex05_preprocessing": {
@@ -360,11 +559,131 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                 "is_double_scaled": (  # alternative: a spread threshold on the std
                     "def is_double_scaled(images):\n"
                     "    return np.std(images) < 0.01\n"),
-                "preprocess_for": (  # Keras's preprocessing: edits the caller's array
-                    "def preprocess_for(name, images):\n"
-                    "    return course_utils.backbones.preprocess(name, images)\n"),
+                "diagnose": (  # calls the pipeline on the caller's photos
+                    "def diagnose(pipeline, name, images):\n"
+                    "    mode = course_utils.backbones.get(name).preprocessing\n"
+                    "    out = np.asarray(pipeline(images))\n"
+                    "    if np.allclose(out, preprocess(images, mode), atol=1e-3):\n"
+                    "        return 'correct'\n"
+                    "    return 'unknown'\n"),
             },
-            "failures": {"test_preprocess_for": "changed the caller's photos"},
+            "failures": {"test_diagnose": "changed the photos it was given"},
+        },
+        "loop_over_hypotheses": {  # every answer correct, written differently
+            "answers": {
+                "preprocess": (  # one branch per mode in a match statement
+                    "def preprocess(images, mode):\n"
+                    "    x = np.asarray(images).astype(np.float32)  # astype copies\n"
+                    "    match mode:\n"
+                    "        case 'caffe':\n"
+                    "            return np.flip(x, -1) - np.float32([103.939, 116.779, 123.68])\n"
+                    "        case 'tf':\n"
+                    "            return (x - 127.5) / 127.5\n"
+                    "        case 'torch':\n"
+                    "            x /= 255.0\n"
+                    "            x -= np.float32([0.485, 0.456, 0.406])\n"
+                    "            x /= np.float32([0.229, 0.224, 0.225])\n"
+                    "            return x\n"
+                    "        case 'builtin':\n"
+                    "            return x\n"
+                    "        case 'lite':\n"
+                    "            return x / 128.0 - 127.0 / 128.0\n"
+                    "    raise ValueError(f'unknown mode: {mode}')\n"),
+                "is_double_scaled": (  # the range of the values, with np.ptp
+                    "def is_double_scaled(images):\n"
+                    "    return np.ptp(np.asarray(images, dtype=np.float64)) < 0.05\n"),
+                "diagnose": (  # a list of (answer, candidate outputs) checked in order
+                    "def diagnose(pipeline, name, images):\n"
+                    "    mode = course_utils.backbones.get(name).preprocessing\n"
+                    "    raw = np.array(images, dtype=np.float32)\n"
+                    "    out = np.asarray(pipeline(np.copy(raw)))\n"
+                    "    hypotheses = [\n"
+                    "        ('correct', [preprocess(raw, mode)]),\n"
+                    "        ('channels_swapped', [preprocess(raw[..., ::-1], mode)]),\n"
+                    "        ('double_scaled', [preprocess(raw / 255, mode),\n"
+                    "                           preprocess(preprocess(raw, mode), mode)]),\n"
+                    "        ('wrong_mode', [preprocess(raw, m) for m in PREPROCESSING_MODES if m != mode]),\n"
+                    "    ]\n"
+                    "    for answer, outputs in hypotheses:\n"
+                    "        for candidate in outputs:\n"
+                    "            if candidate.shape == out.shape and np.allclose(out, candidate,"
+                    " atol=1e-3):\n"
+                    "                return answer\n"
+                    "    return 'unknown'\n"),
+            },
+            "failures": {},
+        },
+        "double_scaling_from_the_spread": {
+            "answers": {
+                "diagnose": (  # Part B's heuristic instead of a comparison with the contract
+                    "def diagnose(pipeline, name, images):\n"
+                    "    mode = course_utils.backbones.get(name).preprocessing\n"
+                    "    x = np.array(images, dtype='float32')\n"
+                    "    out = np.asarray(pipeline(x.copy()), dtype='float64')\n"
+                    "    same = lambda c: np.allclose(out, c, atol=1e-3)\n"
+                    "    if same(preprocess(x, mode)):\n"
+                    "        return 'correct'\n"
+                    "    if same(preprocess(x[..., ::-1], mode)):\n"
+                    "        return 'channels_swapped'\n"
+                    "    if is_double_scaled(out):\n"
+                    "        return 'double_scaled'\n"
+                    "    if any(same(preprocess(x, m)) for m in PREPROCESSING_MODES if m != mode):\n"
+                    "        return 'wrong_mode'\n"
+                    "    return 'unknown'\n"),
+            },
+            "failures": {"test_diagnose": "the spread of the values alone does not show"},
+        },
+    },
+    "ex06_model_hubs": {
+        "sequential_loops_and_search": {  # every answer correct, written differently
+            "answers": {
+                "hub_classifier": (  # a Sequential model
+                    "def hub_classifier(savedmodel_dir, input_shape, num_classes,"
+                    " endpoint='serve'):\n"
+                    "    return keras.Sequential([\n"
+                    "        keras.Input(shape=tuple(input_shape)),\n"
+                    "        keras.layers.TFSMLayer(savedmodel_dir, call_endpoint=endpoint,"
+                    " trainable=False),\n"
+                    "        keras.layers.Dense(num_classes),\n"
+                    "    ])\n"),
+                "candidates": (  # a loop, then sorted pairs
+                    "def candidates(table, modality, task, max_millions, closed_source):\n"
+                    "    found = []\n"
+                    "    for row in table:\n"
+                    "        if (row['modality'], row['task']) != (modality, task):\n"
+                    "            continue\n"
+                    "        if row['millions'] > max_millions:\n"
+                    "            continue\n"
+                    "        if closed_source and row['licence'] not in ('MIT', 'Apache-2.0'):\n"
+                    "            continue\n"
+                    "        found.append((row['millions'], row['name']))\n"
+                    "    return [name for _, name in sorted(found)]\n"),
+                "nearest": (  # the course's search helper
+                    "def nearest(query, corpus):\n"
+                    "    sentence, score = course_utils.text.search(query, corpus, top_k=1)[0]\n"
+                    "    return sentence, float(score)\n"),
+            },
+            "failures": {},
+        },
+        "fixed_endpoint_and_largest_first": {
+            "answers": {
+                "hub_classifier": (  # the endpoint hard-coded
+                    "def hub_classifier(savedmodel_dir, input_shape, num_classes,"
+                    " endpoint='serve'):\n"
+                    "    inputs = keras.Input(input_shape)\n"
+                    "    layer = keras.layers.TFSMLayer(savedmodel_dir, call_endpoint='serve',"
+                    " trainable=False)\n"
+                    "    return keras.Model(inputs, keras.layers.Dense(num_classes)"
+                    "(layer(inputs)))\n"),
+                "candidates": (  # largest first
+                    "def candidates(table, modality, task, max_millions, closed_source):\n"
+                    "    rows = [r for r in table if r['modality'] == modality and r['task'] == task\n"
+                    "            and r['millions'] <= max_millions\n"
+                    "            and (not closed_source or r['licence'] in {'MIT', 'Apache-2.0'})]\n"
+                    "    return [r['name'] for r in sorted(rows, key=lambda r: -r['millions'])]\n"),
+            },
+            "failures": {"test_hub_classifier": "call_endpoint=endpoint",
+                         "test_candidates": "smallest first"},
         },
     },
 }
@@ -372,7 +691,7 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
 # Checks whose return value is None: a test cell may end with a call to one of them. Any other
 # final expression is shown as the cell's result, and nbgrader reads a number there as the
 # cell's partial credit.
-_NONE_RETURNING = {"print", "_check", "expect_type", "expect_equal", "expect_allclose",
+_NONE_RETURNING = {"print", "_check", "_case", "expect_type", "expect_equal", "expect_allclose",
                    "expect_number", "expect_array",
                    "expect_model", "expect_frozen", "expect_bn_frozen",
                    "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
@@ -414,7 +733,7 @@ def test_nbgrader_metadata(assignment: str) -> None:
     assert len(ids) == len(set(ids)), f"duplicate grade ids in {assignment}"
     tests = [c for c in nb.cells if _nbgrader(c).get("grade")]
     answers = [c for c in nb.cells if _nbgrader(c).get("solution")]
-    assert 3 <= len(answers) <= 5 and len(tests) >= len(answers)
+    assert 3 <= len(answers) <= 6 and len(tests) >= len(answers)
     assert any("course-setup" in c.metadata.get("tags", []) for c in nb.cells)
     assert nb.cells[1].source.startswith("<!-- badges"), "second cell: the badge placeholder"
     for cell in nb.cells:
