@@ -150,7 +150,7 @@ def _grade_here(found: list[layout.Submission], templates: dict[str, Path], know
                     yield futures[future], exc
     finally:
         for worker in started:
-            worker.__exit__(None, None, None)
+            worker.shutdown()
 
 
 def _store(result: runner.Result, root: Path, main_db: Path, original: Path, stem: str) -> None:

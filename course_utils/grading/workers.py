@@ -108,10 +108,14 @@ class Worker:
                 except OSError:
                     pass
 
+    def shutdown(self) -> None:
+        """Stop the worker for good and remove its folders."""
+        self.close()
+        self._log.close()
+        shutil.rmtree(self._home, ignore_errors=True)
+
     def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
-        self._log.close()
-        shutil.rmtree(self._home, ignore_errors=True)
+        self.shutdown()
