@@ -2,12 +2,13 @@
 
 Structure tests read the source notebooks in ``solutions/`` (instant). The round trip generates
 each assignment once with the course's grader (:mod:`course_utils.grading.runner`, which runs
-nbgrader's own ``generate_assignment`` and ``autograde``) and grades three submissions made from
+nbgrader's own ``generate_assignment`` and ``autograde``, here in one long-lived worker as ``course
+autograde`` does, a fresh sandboxed kernel per submission) and grades three submissions made from
 the released notebook: the solution (full marks), the untouched exercise (0) and one submission
 with two typical mistakes (partial credit, and each failing test names the pitfall). The graded
-variants run more submissions through the same grader: mistakes that used to pass (each must
-fail the test listed, with a message naming it) next to answers written differently from the
-reference (each must pass every test not listed).
+variants run more submissions through the same grader: mistakes that used to pass (each must fail
+the test listed, with a message naming it) next to answers written differently from the reference
+(each must pass every test not listed).
 """
 
 from __future__ import annotations
@@ -769,6 +770,16 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("grading")
 
 
+@pytest.fixture(scope="module")
+def worker():
+    """One long-lived grading worker for the module, as `course autograde` uses (a sandboxed
+    kernel started in advance for each submission, none shared)."""
+    from course_utils.grading.workers import Worker
+
+    with Worker(sandbox=True) as started:
+        yield started
+
+
 def _submission(release: Path, source: Path, answers: dict[str, str | None]) -> nbformat.NotebookNode:
     """The released notebook with some answer cells filled in (None: the solution's code)."""
     solutions = {_nbgrader(c)["grade_id"]: SOLUTION_MARKERS.sub("", c.source)
@@ -781,7 +792,7 @@ def _submission(release: Path, source: Path, answers: dict[str, str | None]) -> 
     return nb
 
 
-def _grade(template: Path, assignment: str, student: str, nb, workdir: Path):
+def _grade(template: Path, assignment: str, student: str, nb, workdir: Path, worker):
     """Grade ``nb``; return the runner's Result and {test grade_id: (score, error message)}."""
     from nbgrader.utils import determine_grade
 
@@ -789,7 +800,8 @@ def _grade(template: Path, assignment: str, student: str, nb, workdir: Path):
 
     path = workdir / f"{student}-{assignment}.ipynb"
     nbformat.write(nb, path)
-    result = runner.grade(template, student, assignment, path, assignment, workdir)
+    result = runner.grade(template, student, assignment, path, assignment, workdir,
+                          worker=worker)
     assert result.error is None, f"{student}: {result.error}"
     print(f"{assignment} {student}: {result.score:g}/{result.max_score:g} in {result.seconds:.0f} s")
     graded = nbformat.read(result.folder / "autograded" / student / assignment
@@ -803,12 +815,12 @@ def _grade(template: Path, assignment: str, student: str, nb, workdir: Path):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_round_trip(assignment: str, workdir: Path) -> None:
+def test_round_trip(assignment: str, workdir: Path, worker) -> None:
     """Solution: full marks; untouched: 0; two typical mistakes: partial credit, named pitfalls."""
     from course_utils.grading import release as release_check
     from course_utils.grading import runner
 
-    template = runner.prepare_template(ROOT, assignment, workdir)
+    template = runner.template(ROOT, assignment)  # built once, shared with the variants
     source = template / "solutions" / assignment / f"{assignment}.ipynb"
     release = template / "exercises" / assignment / f"{assignment}.ipynb"
     release_check.check_released(release.parent, source)  # no answers or hidden tests leak
@@ -816,19 +828,19 @@ def test_round_trip(assignment: str, workdir: Path) -> None:
                   if _nbgrader(c).get("solution")]
 
     solved, cells = _grade(template, assignment, "solution",
-                           _submission(release, source, dict.fromkeys(answer_ids)), workdir)
+                           _submission(release, source, dict.fromkeys(answer_ids)), workdir, worker)
     failed = {gid: message for gid, (score, message) in cells.items() if message}
     assert solved.score == solved.max_score > 0 and not failed, failed
 
     untouched, cells = _grade(template, assignment, "untouched",
-                              nbformat.read(release, as_version=4), workdir)
+                              nbformat.read(release, as_version=4), workdir, worker)
     assert untouched.score == 0
     assert all("NotImplementedError" in message for _, message in cells.values()), cells
 
     wrong = WRONG[assignment]
     answers = {**dict.fromkeys(answer_ids), **wrong["answers"]}
     partial, cells = _grade(template, assignment, "typical_mistakes",
-                            _submission(release, source, answers), workdir)
+                            _submission(release, source, answers), workdir, worker)
     assert 0 < partial.score < partial.max_score
     failed = {gid: message for gid, (score, message) in cells.items() if score == 0}
     assert set(failed) == set(wrong["failures"]), failed
@@ -836,22 +848,13 @@ def test_round_trip(assignment: str, workdir: Path) -> None:
         assert pitfall in failed[gid], f"{gid}: {failed[gid]!r} does not name {pitfall!r}"
 
 
-@pytest.fixture(scope="module")
-def templates(workdir: Path) -> dict[str, Path]:
-    """Each assignment's generated course, made once for all its variants."""
-    return {}
-
-
 @pytest.mark.parametrize(("assignment", "variant"), [
     (assignment, variant) for assignment in sorted(VARIANTS) for variant in VARIANTS[assignment]])
-def test_graded_variant(assignment: str, variant: str, workdir: Path,
-                        templates: dict[str, Path]) -> None:
+def test_graded_variant(assignment: str, variant: str, workdir: Path, worker) -> None:
     """A graded submission: the listed tests fail naming the mistake, every other test passes."""
     from course_utils.grading import runner
 
-    if assignment not in templates:
-        templates[assignment] = runner.prepare_template(ROOT, assignment, workdir)
-    template = templates[assignment]
+    template = runner.template(ROOT, assignment)
     source = template / "solutions" / assignment / f"{assignment}.ipynb"
     release = template / "exercises" / assignment / f"{assignment}.ipynb"
     answer_ids = [_nbgrader(c)["grade_id"] for c in nbformat.read(source, as_version=4).cells
@@ -864,7 +867,7 @@ def test_graded_variant(assignment: str, variant: str, workdir: Path,
     student = f"v{list(VARIANTS[assignment]).index(variant)}"
     print(f"{assignment} {student} = {variant}")
     result, cells = _grade(template, assignment, student, _submission(release, source, answers),
-                           workdir)
+                           workdir, worker)
     failed = {gid: message for gid, (score, message) in cells.items() if score == 0}
     assert set(failed) == set(spec["failures"]), failed
     for gid, pitfall in spec["failures"].items():
