@@ -10,7 +10,7 @@ grade in place and is reported (JSON line, grades.csv ``error`` column). Re-runn
 
 from __future__ import annotations
 
-import queue
+import functools
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -124,21 +124,17 @@ def _grade_here(found: list[layout.Submission], templates: dict[str, Path], know
                 warm: bool) -> Iterator[tuple[int, runner.Result | BaseException]]:
     """Grade on this machine, ``workers`` students at once; yield ``(index, result or error)``
     as each finishes."""
-    from .workers import Worker
+    from .workers import Pool
 
-    idle: queue.SimpleQueue = queue.SimpleQueue()
-    started = [Worker(sandbox=limits[2]) for _ in range(workers)] if warm else []
-    for worker in started:
-        idle.put(worker)
+    lender = Pool(sandbox=limits[2])
 
     def one(submission: layout.Submission) -> runner.Result:
-        worker = idle.get() if warm else None
-        try:
-            return runner.grade_found(templates[submission.assignment], submission,
-                             known[submission.assignment], workdir, *limits, worker=worker)
-        finally:
-            if worker is not None:
-                idle.put(worker)
+        grade = functools.partial(runner.grade_found, templates[submission.assignment],
+                                  submission, known[submission.assignment], workdir, *limits)
+        if not warm:
+            return grade()
+        with lender.borrow() as worker:
+            return grade(worker=worker)
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -149,8 +145,7 @@ def _grade_here(found: list[layout.Submission], templates: dict[str, Path], know
                 except Exception as exc:  # noqa: BLE001 (reported as that student's error)
                     yield futures[future], exc
     finally:
-        for worker in started:
-            worker.shutdown()
+        lender.shutdown()
 
 
 def _store(result: runner.Result, root: Path, main_db: Path, original: Path, stem: str) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import queue
 import tarfile
 import tempfile
 import threading
@@ -53,7 +52,7 @@ def _unpack(data: bytes, target: Path) -> None:
 
 _lock = threading.Lock()
 _templates: dict[str, Path] = {}  # template name -> where this worker process unpacked it
-_idle: dict[bool, queue.SimpleQueue] = {}  # sandbox -> this process's idle grading workers
+_pools: dict = {}  # sandbox -> this process's grading workers (a .workers.Pool)
 _home: Path | None = None
 
 
@@ -91,22 +90,18 @@ def grade_remote(template: bytes, template_name: str, student: str, assignment: 
         if template_name not in _templates:
             _unpack(template, _home / "templates" / template_name)
             _templates[template_name] = _home / "templates" / template_name
-        idle = _idle.setdefault(bool(limits[2]), queue.SimpleQueue())
-    try:
-        worker = idle.get_nowait()
-    except queue.Empty:
-        from .workers import Worker
+        if bool(limits[2]) not in _pools:
+            from .workers import Pool
 
-        worker = Worker(sandbox=bool(limits[2]))
+            _pools[bool(limits[2])] = Pool(sandbox=bool(limits[2]))
+        pool = _pools[bool(limits[2])]
     with tempfile.TemporaryDirectory(prefix="student-", dir=_home) as tmp:
         path = Path(tmp) / f"{stem}.ipynb"
         path.write_bytes(notebook)
         submission = layout.Submission(student, assignment, path, note=note)
-        try:
-            result = runner.grade_found(_templates[template_name], submission, stem, Path(tmp), *limits,
-                               worker=worker)
-        finally:
-            idle.put(worker)
+        with pool.borrow() as worker:
+            result = runner.grade_found(_templates[template_name], submission, stem, Path(tmp),
+                                        *limits, worker=worker)
         record = dataclasses.asdict(result)
         record.pop("folder")
         archive = b""

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import CourseError
 
 __all__ = ["CHILD", "MEMORY_LIMIT", "ChildRun", "asserts_enabled_or_refuse", "ensure_tools_on_path",
-           "kernel_env", "kill_tree", "tree_rss", "run_child"]
+           "kernel_env", "kill_tree", "tree_rss", "over_limit", "run_child"]
 
 CHILD = "course_utils.grading.child"  # the module grading processes run
 MEMORY_LIMIT = 6 * 2**30  # bytes for one student's grading process tree (kernel included)
@@ -87,6 +87,17 @@ def tree_rss(pid: int, leave_out: int | None = None) -> int:
     return total
 
 
+def over_limit(pid: int, deadline: float, memory_limit: int,
+               leave_out: int | None = None) -> str | None:
+    """"time" past ``deadline`` (``time.monotonic()``), "memory" when ``pid``'s tree (without
+    ``leave_out``'s) holds more than ``memory_limit`` bytes, else None."""
+    if time.monotonic() > deadline:
+        return "time"
+    if tree_rss(pid, leave_out) > memory_limit:
+        return "memory"
+    return None
+
+
 def run_child(args: list[str], cwd: Path, timeout: float,
               extra_env: dict[str, str] | None = None,
               memory_limit: int = MEMORY_LIMIT) -> ChildRun:
@@ -105,10 +116,7 @@ def run_child(args: list[str], cwd: Path, timeout: float,
                                 stdout=log, stderr=subprocess.STDOUT, text=True)
         stopped = None
         while proc.poll() is None:
-            if time.monotonic() > deadline:
-                stopped = "time"
-            elif tree_rss(proc.pid) > memory_limit:
-                stopped = "memory"
+            stopped = over_limit(proc.pid, deadline, memory_limit)
             if stopped:
                 kill_tree(proc.pid)
                 break

@@ -11,17 +11,20 @@ killed, the student gets the reason, and the next student starts a new worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import selectors
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from . import processes
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "Pool"]
 
 
 class Worker:
@@ -67,11 +70,7 @@ class Worker:
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
             while True:
-                stopped = None
-                if time.monotonic() > deadline:
-                    stopped = "time"
-                elif processes.tree_rss(proc.pid, leave_out=spare) > memory_limit:
-                    stopped = "memory"
+                stopped = processes.over_limit(proc.pid, deadline, memory_limit, spare)
                 if stopped:
                     self.close(kill=True)
                     return processes.ChildRun(None, "", stopped)
@@ -119,3 +118,35 @@ class Worker:
 
     def __exit__(self, *exc) -> None:
         self.shutdown()
+
+
+class Pool:
+    """Workers lent to one thread at a time: an idle one, or a new one when none is idle (so a
+    pool used by N threads holds at most N workers)."""
+
+    def __init__(self, sandbox: bool = True) -> None:
+        self.sandbox = sandbox
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._made: list[Worker] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def borrow(self):
+        """Lend a worker for the ``with`` block, then take it back."""
+        try:
+            worker = self._idle.get_nowait()
+        except queue.Empty:
+            worker = Worker(self.sandbox)
+            with self._lock:
+                self._made.append(worker)
+        try:
+            yield worker
+        finally:
+            self._idle.put(worker)
+
+    def shutdown(self) -> None:
+        """Stop every worker the pool made."""
+        with self._lock:
+            made, self._made = self._made, []
+        for worker in made:
+            worker.shutdown()
