@@ -457,8 +457,9 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                 "unfreeze_top": (  # relies on base_model.trainable = True to reopen layers
                     "def unfreeze_top(base_model, n):\n"
                     "    base_model.trainable = True\n"
-                    "    candidates = weight_layers(base_model)\n"
-                    "    keep = {id(layer) for layer in candidates[len(candidates) - n:]}\n"
+                    "    layers = base_model.layers\n"
+                    "    keep = {id(layer) for layer in layers[len(layers) - n:]\n"
+                    "            if not isinstance(layer, keras.layers.BatchNormalization)}\n"
                     "    for layer in base_model.layers:\n"
                     "        if id(layer) not in keep:\n"
                     "            layer.trainable = False\n"
@@ -481,8 +482,9 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "    for layer in base_model.layers:\n"
                     "        layer.trainable = False\n"
                     "    if n > 0:\n"
-                    "        for layer in weight_layers(base_model)[-n:]:\n"
-                    "            layer.trainable = True\n"
+                    "        for layer in base_model.layers[-n:]:\n"
+                    "            if not isinstance(layer, keras.layers.BatchNormalization):\n"
+                    "                layer.trainable = True\n"
                     "    return np.sum([np.prod(w.shape) for w in"
                     " base_model.trainable_weights], dtype=np.int64)\n"),
                 "parameter_counts": (

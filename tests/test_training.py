@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from course_utils import training
+from course_utils.models import layers
 
 # conv 3*3*3*4 + 4 = 112; bn gamma, beta (8 trainable) + moving mean, variance (8); top 4*6 + 6.
 CONV, BN_TRAINABLE, BN_MOVING, TOP = 112, 8, 8, 30
@@ -70,22 +71,64 @@ def test_classifier_bad_arguments(base_model, num_classes, dropout):
         training.classifier(base_model, num_classes, dropout=dropout)
 
 
-@pytest.mark.parametrize(("n", "expected"), [(0, 0), (1, TOP), (2, CONV + TOP)])
-def test_unfreeze_top_counts_weight_layers_and_keeps_bn_frozen(base_model, n, expected):
+# base_model.layers: input, conv, bn, relu, top; "the top n layers" counts every one of them.
+@pytest.mark.parametrize(("n", "expected"), [(0, 0), (1, TOP), (3, TOP), (4, CONV + TOP),
+                                             (5, CONV + TOP)])
+def test_unfreeze_top_counts_every_layer_and_keeps_bn_frozen(base_model, n, expected):
     base_model.trainable = False
     assert training.unfreeze_top(base_model, n) == expected
     assert base_model.trainable
     assert not base_model.get_layer("bn").trainable
     assert base_model.get_layer("top").trainable == (n >= 1)
-    assert base_model.get_layer("conv").trainable == (n >= 2)
+    assert base_model.get_layer("relu").trainable == (n >= 2)
+    assert base_model.get_layer("conv").trainable == (n >= 4)
+
+
+def test_unfreeze_top_closes_what_an_earlier_call_opened(base_model):
+    training.unfreeze_top(base_model, 4)
+    assert training.unfreeze_top(base_model, 1) == TOP
+    assert not base_model.get_layer("conv").trainable
 
 
 @pytest.mark.parametrize(
-    ("n", "error"), [(3, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError)]
+    ("n", "error"), [(6, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError)]
 )
 def test_unfreeze_top_validates_n(base_model, n, error):
     with pytest.raises(error, match="n "):
         training.unfreeze_top(base_model, n)
+
+
+# The top of EfficientNet-Lite0 (and keras.applications' EfficientNets), bottom to top.
+LITE0_TOP = ["block6d_project_bn", "block6d_add", "block7a_expand_conv", "block7a_expand_bn",
+             "block7a_dwconv", "block7a_project_conv", "top_conv", "top_bn", "avg_pool"]
+
+
+@pytest.mark.parametrize(("name", "block"), [
+    ("block6d_expand_conv", "block6d"), ("block_14_add", "block_14"),
+    ("conv5_block3_out", "conv5_block3"), ("block5_conv3", "block5"), ("top_conv", None),
+    ("expanded_conv_project", None), ("blockade", None),
+])
+def test_block_of_reads_keras_applications_names(name, block):
+    assert layers.block_of(name) == block
+
+
+def test_split_block_says_which_block_a_cut_falls_inside():
+    assert layers.split_block(LITE0_TOP, 3) is None  # top_conv and above: outside any block
+    assert layers.split_block(LITE0_TOP, 4) == ("block7a", 3, 1)
+    assert layers.split_block(LITE0_TOP, 7) is None  # block7a whole
+    assert layers.split_block(LITE0_TOP, 8) == ("block6d", 1, 1)
+    assert layers.split_block(LITE0_TOP, 0) is None
+    assert layers.split_block(LITE0_TOP, len(LITE0_TOP)) is None
+
+
+def test_top_block_layers_cover_whole_blocks():
+    assert layers.top_block_layers(LITE0_TOP, 0) == 0
+    assert layers.top_block_layers(LITE0_TOP, 1) == 7  # block7a + top_conv, top_bn, avg_pool
+    assert layers.top_block_layers(LITE0_TOP, 2) == 9
+    for k in (1, 2):
+        assert layers.split_block(LITE0_TOP, layers.top_block_layers(LITE0_TOP, k)) is None
+    with pytest.raises(ValueError, match="between 0 and 2"):
+        layers.top_block_layers(LITE0_TOP, 3)
 
 
 def test_fit_changes_only_unfrozen_weights(base_model, data):

@@ -65,6 +65,32 @@ def test_slider_rejects_out_of_range(tiny_model):
         widgets.trainable_counts(object())
 
 
+def test_slider_and_training_unfreeze_top_mean_the_same_top_n(tiny_model):
+    """One meaning of "the top N layers": the slider's count is what unfreeze_top opens."""
+    from course_utils import training
+
+    slider, _, text = widgets.unfreeze_slider(tiny_model).children
+    for n in range(len(tiny_model.layers) + 1):
+        slider.value = n
+        assert _number(text.value) == training.unfreeze_top(tiny_model, n)
+    tiny_model.trainable = False
+
+
+def test_slider_says_when_n_cuts_a_block_in_two():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = inputs
+    for name in ("block1a_conv", "block1a_relu", "block2a_conv", "block2a_relu", "top_conv"):
+        layer = keras.layers.ReLU if name.endswith("relu") else keras.layers.Conv2D
+        x = layer(name=name)(x) if layer is keras.layers.ReLU else layer(2, 1, name=name)(x)
+    slider, _, text = widgets.unfreeze_slider(keras.Model(inputs, x)).children
+    slider.value = 2  # block2a_relu and top_conv: block2a's conv stays frozen
+    assert "cuts <code>block2a</code> in two</b> (1 of its layers frozen, 1 open)" in text.value
+    slider.value = 3
+    assert "the cut lies between blocks" in text.value
+
+
 def test_preprocessing_toggle_top_class_follows_the_preprocessing(tiny_model):
     image = np.full((8, 8, 3), 200, dtype="uint8")
     probs_raw = tiny_model.predict(image[None].astype("float32"), verbose=0)[0]

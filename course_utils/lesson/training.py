@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..models.layers import batch_norms, is_batch_norm, non_trainable_params, trainable_params
+from ..models.layers import batch_norms, non_trainable_params, trainable_params
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -93,39 +93,36 @@ def classifier(
 
 
 def unfreeze_top(base_model: keras.Model, n: int) -> int:
-    """Make the top ``n`` weight layers of ``base_model`` trainable and freeze everything else.
+    """Make the top ``n`` layers of ``base_model`` trainable and freeze everything else.
 
-    ``n`` counts layers that own weights (convolutions, dense layers ...), skipping
-    BatchNormalization, which always stays frozen: its statistics come from ImageNet and a small
-    dataset would spoil them. Recompile the model afterwards for the change to take effect.
+    "The top ``n`` layers" means what it means everywhere in the course (lesson 4, its slider,
+    exercise 4) and in the keras-io guides: the last ``n`` entries of ``base_model.layers``,
+    whatever they are (activations and additions included). BatchNormalization among them stays
+    frozen: its statistics come from ImageNet and a small dataset would spoil them. Choose ``n``
+    at a block boundary (:func:`course_utils.models.layers.top_block_layers`) so no residual block
+    is cut in half. Recompile the model afterwards for the change to take effect.
 
     Args:
         base_model: the pretrained base (not the whole classifier).
-        n: how many weight layers to open, counted from the output; 0 freezes the whole base.
+        n: how many layers to open, counted from the output; 0 freezes the whole base.
 
     Returns:
         The number of trainable parameters of ``base_model`` afterwards.
 
     Raises:
         TypeError: if ``n`` is not an int.
-        ValueError: if ``n`` is negative or larger than the number of weight layers.
+        ValueError: if ``n`` is negative or larger than the number of layers.
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int (how many layers to unfreeze), got {type(n).__name__}")
-    candidates = [
-        layer
-        for layer in base_model.layers
-        if layer.weights and not is_batch_norm(layer)
-    ]
-    if not 0 <= n <= len(candidates):
+    layers = base_model.layers
+    if not 0 <= n <= len(layers):
         raise ValueError(
-            f"n must lie between 0 and {len(candidates)} (the weight layers of "
-            f"{base_model.name!r}, BatchNormalization excluded), got {n}"
+            f"n must lie between 0 and {len(layers)} (the layers of {base_model.name!r}), got {n}"
         )
     base_model.trainable = True
-    opened = set(map(id, candidates[len(candidates) - n :]))
-    for layer in base_model.layers:
-        layer.trainable = id(layer) in opened
+    for i, layer in enumerate(layers):
+        layer.trainable = i >= len(layers) - n
         for batch_norm in batch_norms(layer):
             batch_norm.trainable = False
     return trainable_params(base_model)

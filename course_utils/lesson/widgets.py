@@ -5,7 +5,7 @@ a test can drive it without a browser: set the control's ``value`` and read the 
 text widget. ``widget.children`` holds the controls first and the text last.
 
 - :func:`unfreeze_slider`: how many parameters train when the top ``N`` layers of a backbone are
-  unfrozen, with and without BatchNormalization (lesson 4).
+  unfrozen, with and without BatchNormalization, and whether ``N`` cuts a block in two (lesson 4).
 - :func:`preprocessing_toggle`: the top-5 classes of one photo under each preprocessing (lesson 5).
 - :func:`search_box`: type a query, see the closest sentences of a corpus (lesson 6).
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models.layers import is_batch_norm, trainable_params
+from ..models.layers import block_of, is_batch_norm, split_block, trainable_params
 
 __all__ = [
     "trainable_counts",
@@ -93,6 +93,10 @@ def count_trainable(counts: Sequence[tuple[str, bool, int]], n: int,
 def unfreeze_slider(base_model: Any, value: int = 0) -> Any:
     """A slider over "unfreeze the top N layers" that shows how many parameters would train.
 
+    "The top N layers" are the last N entries of ``base_model.layers`` (as in
+    :func:`course_utils.training.unfreeze_top`); the text also says when N cuts a block of a
+    ``keras.applications``-style backbone in two.
+
     Args:
         base_model: the backbone (its ``trainable`` flags are not changed).
         value: the slider's starting position.
@@ -116,6 +120,8 @@ def unfreeze_slider(base_model: Any, value: int = 0) -> Any:
                                layout=widgets.Layout(width="60%"))
     batch_norm = widgets.Checkbox(value=False, description="train BatchNormalization too")
     text = widgets.HTML()
+    names = [name for name, _, _ in counts]
+    has_blocks = any(block_of(name) for name in names)
 
     def update(_change: Any = None) -> None:
         n = slider.value
@@ -124,9 +130,17 @@ def unfreeze_slider(base_model: Any, value: int = 0) -> Any:
         frozen_bn = sum(1 for _, is_bn, _ in counts[len(counts) - n:] if is_bn) if n else 0
         bn_note = ("BatchNormalization layers train too (their statistics drift: see lesson 4)"
                    if batch_norm.value else f"{frozen_bn} BatchNormalization layers kept frozen")
+        split = split_block(names, n)
+        if split:
+            block, frozen, opened = split
+            block_note = (f"; <b>cuts <code>{html.escape(block)}</code> in two</b> ({frozen} of "
+                          f"its layers frozen, {opened} open): move to a block boundary")
+        else:
+            block_note = "; the cut lies between blocks" if has_blocks else ""
         text.value = (f"<b>{n}</b> of {len(counts)} layers unfrozen (from "
                       f"<code>{html.escape(first)}</code> up): <b>{trained:,}</b> trainable "
-                      f"parameters of {total:,} ({100 * trained / max(total, 1):.1f}%); {bn_note}")
+                      f"parameters of {total:,} ({100 * trained / max(total, 1):.1f}%); {bn_note}"
+                      f"{block_note}")
 
     slider.observe(update, names="value")
     batch_norm.observe(update, names="value")
