@@ -28,10 +28,16 @@ lint: install
 
 # Unit tests, grading round trips and the lessons run by papermill (into build/notebooks), then
 # nbval re-runs the executed lessons and compares the cells marked "# NBVAL_CHECK_OUTPUT".
+# Both runs use pytest-xdist, a file at a time (--dist loadfile), so module fixtures (a grading
+# worker, JupyterLab, a notebook's kernel for nbval) are built once. Measured on 2 cores: three
+# workers for the suite (much of it waits on kernels, the browser and timeouts), two for nbval
+# (six lessons, all computing). Lesson times under this load are not a student's: make bench.
+TEST_WORKERS ?= 3
+NBVAL_WORKERS ?= 2
 test: install lint sandbox-deps browser-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 	COURSE_OFFLINE=1 COURSE_STRICT=1 timeout 1800 $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=300 \
-		-p no:cacheprovider build/notebooks
+		-n $(NBVAL_WORKERS) --dist loadfile -p no:cacheprovider build/notebooks
 
 # The inner loop: every test but the slow ones (over about 5 s), the nbgrader round trips and the
 # lesson runs (markers in pyproject.toml, applied in tests/conftest.py).
@@ -100,7 +106,7 @@ test-colab: $(COLAB_VENV)/.installed
 		-p no:cacheprovider -k autograde tests/colab_run.py
 
 bench: install
-	$(BIN)/course bench --grading
+	$(BIN)/course bench --grading --lessons notebooks
 
 release: install
 	$(BIN)/course release

@@ -3,7 +3,8 @@
 * feature-extraction throughput at 224 px (MobileNetV2, EfficientNet-Lite0) in images/s and as a
   share of the machine's FP32 peak;
 * training a head on cached features vs through the frozen backbone inside ``fit``;
-* the lessons' run times from the last ``make test`` (``build/notebook_times.json``);
+* each lesson's run time in the offline profile (papermill, one at a time, as a student runs them)
+  against the budget: at most 90 s per lesson and 8 minutes for all six;
 * grading throughput (``course_utils.grading.bench``) on a course assignment, when asked for.
 
 The peak is computed, not looked up: cores x clock x FP32 FLOPs per cycle per core, where the
@@ -15,19 +16,24 @@ memory-bound.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["cpu_peak_gflops", "throughput", "cached_vs_fit", "run", "MACS_PER_IMAGE"]
+__all__ = ["cpu_peak_gflops", "throughput", "cached_vs_fit", "lesson_times", "run",
+           "MACS_PER_IMAGE"]
 
 # Multiply-adds per 224x224 image, as published: MobileNetV2 (Sandler et al. 2018, Table 3) and
 # EfficientNet-Lite0 (tensorflow/tpu efficientnet/lite README).
 MACS_PER_IMAGE = {"mobilenet_v2": 300e6, "efficientnet_lite0": 407e6}
 # A typical assignment for the grading benchmark: a Keras model built and checked, no training.
 GRADING_ASSIGNMENT = "ex02_backbones"
+# The lessons' budget in the offline profile on 2 cores (issue 10): per lesson and for all six.
+LESSON_BUDGET_S, LESSONS_BUDGET_S = 90.0, 480.0
 
 
 def cpu_peak_gflops() -> tuple[float, str]:
@@ -151,8 +157,50 @@ def cached_vs_fit(num_images: int = 256, image_size: int = 224, epochs: int = 10
             "cached_total_s": extract_seconds + sum(head_timer.seconds)}
 
 
-def run(grading: bool = False, notebook_times: Path | None = None) -> str:
-    """Run the benchmarks and return the report as text."""
+def lesson_times(folder: Path) -> dict[str, float | None]:
+    """Run each lesson of ``folder`` once with papermill in the offline profile; time it.
+
+    Lessons run one after the other (``make test`` runs them beside other tests, so its times
+    are not a student's). Outputs go to a temporary folder.
+
+    Returns:
+        ``{notebook name: seconds}``, None for a lesson that failed.
+    """
+    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", TF_CPP_MIN_LOG_LEVEL="3")
+    times: dict[str, float | None] = {}
+    with tempfile.TemporaryDirectory(prefix="course-bench-") as out:
+        for lesson in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "papermill", str(lesson), str(Path(out) / lesson.name),
+                 "-p", "PROFILE", "offline", "-k", "python3", "--no-progress-bar", "--cwd", out],
+                capture_output=True, env=env, check=False)
+            times[lesson.name] = time.perf_counter() - start if done.returncode == 0 else None
+    return times
+
+
+def _lesson_report(times: dict[str, float | None]) -> list[str]:
+    lines = ["", f"Lessons, offline profile, one at a time (budget {LESSON_BUDGET_S:.0f} s each, "
+                 f"{LESSONS_BUDGET_S / 60:.0f} min for all)"]
+    for name, seconds in times.items():
+        verdict = ("FAILED (run it with papermill to see why)" if seconds is None else
+                   "over budget" if seconds > LESSON_BUDGET_S else "")
+        lines.append(f"  {name:<36} " + (f"{seconds:6.1f} s  {verdict}" if seconds is not None
+                                          else verdict))
+    total = sum(t for t in times.values() if t is not None)
+    met = (None not in times.values() and total <= LESSONS_BUDGET_S
+           and all(t <= LESSON_BUDGET_S for t in times.values()))
+    lines.append(f"  {'total':<36} {total:6.1f} s  budget {'met' if met else 'missed'}")
+    return lines
+
+
+def run(grading: bool = False, lessons: Path | None = None) -> str:
+    """Run the benchmarks and return the report as text.
+
+    Args:
+        grading: also measure autograding throughput.
+        lessons: a folder of lesson notebooks to time (None: skip the lessons).
+    """
     from .runtime.tf import quiet_tensorflow
 
     quiet_tensorflow()
@@ -177,12 +225,8 @@ def run(grading: bool = False, notebook_times: Path | None = None) -> str:
               f"{c['extract_s']:.1f} s to extract once",
               f"  speed-up per epoch: {c['speedup_per_epoch']:.0f}x, over {c['epochs']} epochs: "
               f"{c['fit_total_s'] / c['cached_total_s']:.1f}x"]
-    times_file = notebook_times or Path("build/notebook_times.json")
-    if times_file.exists():
-        times = json.loads(times_file.read_text())
-        lines += ["", "Lessons, offline profile (last make test)"]
-        lines += [f"  {name:<36} {seconds:6.1f} s" for name, seconds in sorted(times.items())]
-        lines.append(f"  {'total':<36} {sum(times.values()):6.1f} s")
+    if lessons is not None:
+        lines += _lesson_report(lesson_times(lessons))
     if grading:
         from .grading import bench as grading_bench
 

@@ -5,6 +5,8 @@ Used by ``tests/test_notebook_lint.py``; each function returns a list of problem
 
 from __future__ import annotations
 
+import fcntl
+import json
 import re
 from pathlib import Path
 
@@ -18,6 +20,20 @@ LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ALLOWED_TAGS = {"parameters", "course-setup", "nbval-ignore-output"}
 ALLOWED_SKIPS: dict[tuple[str, str], str] = {}
 VOLATILE_CELL_METADATA = {"id", "outputId", "colab", "executionInfo", "execution"}
+
+
+def record_time(file: Path, name: str, seconds: float) -> None:
+    """Add ``name: seconds`` to the JSON table ``file``, safely when pytest-xdist runs tests at once.
+
+    ``make test`` runs the suite in two pytest-xdist workers: a lock file beside the table keeps
+    two workers from losing each other's entries.
+    """
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with open(file.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        times = json.loads(file.read_text()) if file.exists() else {}
+        times[name] = round(seconds, 1)
+        file.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
 
 
 def _cells(nb, kind=None):

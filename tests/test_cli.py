@@ -28,6 +28,8 @@ def test_doctor_reports_offline_machine_and_exits_zero(capsys):
     out = capsys.readouterr().out
     assert "Internet" in out and "offline" in out
     assert "To fix:" in out and "Profile" in out
+    for model in ("EfficientNet-Lite0", "MiniLM", "Silero VAD", "BlazeFace", "PP-OCR"):
+        assert f"{model}" in out and "available offline" in out.split(model)[1].splitlines()[0]
 
 
 def test_doctor_rejects_unknown_profile_in_one_line(capsys):

@@ -2,12 +2,12 @@
 
 The executed copies go to ``build/notebooks/``; ``make test`` then runs ``pytest --nbval-lax`` on
 them, which re-executes each one and compares the cells marked ``# NBVAL_CHECK_OUTPUT``. Times are
-written to ``build/notebook_times.json`` (``make bench`` and the README report them).
+written to ``build/notebook_times.json``: under ``make test``'s parallel load, so not a student's times
+(``make bench`` times the lessons one at a time).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_rules import LESSONS, ROOT
+from notebook_rules import LESSONS, ROOT, record_time
 
 BUILD = ROOT / "build" / "notebooks"
 TIMES = ROOT / "build" / "notebook_times.json"
@@ -74,9 +74,7 @@ def test_lesson_runs_offline(path):
     problem, seconds = execute(path, BUILD / path.name)
     if problem:
         pytest.fail(problem)
-    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
-    times[path.name] = round(seconds, 1)
-    TIMES.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
+    record_time(TIMES, path.name, seconds)
 
 
 def test_kernel_death_is_reported_fast_with_notebook_and_cell(tmp_path):
@@ -93,3 +91,23 @@ def test_kernel_death_is_reported_fast_with_notebook_and_cell(tmp_path):
     assert problem is not None and "99_dies.ipynb" in problem
     assert "code cell 4 ('import os')" in problem  # 4: papermill adds the injected parameters
     assert seconds < 60
+
+
+def test_bench_times_each_lesson_and_says_which_failed(tmp_path, capsys):
+    """`course bench --lessons DIR` runs every NN_*.ipynb with papermill and reports the budget."""
+    from course_utils import bench, cli
+
+    for name, code in (("01_quick.ipynb", "PROFILE = 'auto'\nx = 1"), ("02_broken.ipynb", "1 / 0")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.cells[0].metadata["tags"] = ["parameters"]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        nbformat.write(nb, tmp_path / name)
+    (tmp_path / "notes.ipynb").write_text("not a lesson")  # not NN_name: ignored
+    times = bench.lesson_times(tmp_path)
+    assert list(times) == ["01_quick.ipynb", "02_broken.ipynb"]
+    assert 0 < times["01_quick.ipynb"] < 60 and times["02_broken.ipynb"] is None
+    report = "\n".join(bench._lesson_report(times))
+    assert "02_broken.ipynb" in report and "FAILED" in report and "budget missed" in report
+    assert cli.main(["bench", "--lessons", str(tmp_path / "nowhere")]) == 2
+    assert "no lesson notebooks" in capsys.readouterr().err

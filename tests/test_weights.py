@@ -303,6 +303,26 @@ def test_verify_checks_the_package_file_only_for_this_machine(tmp_path, monkeypa
     assert weights.files_to_verify(tmp_path / "dir") == []
 
 
+def test_verify_hashes_lesson_6_packaged_models_that_are_installed(tmp_path, monkeypatch):
+    """A damaged packaged detector is reported; one whose package is absent is not checked."""
+    from course_utils.models import packaged
+
+    (tmp_path / "fakedetector").mkdir()
+    (tmp_path / "fakedetector/__init__.py").write_text("")
+    (tmp_path / "fakedetector/model.tflite").write_bytes(b"not the published model")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    damaged = packaged.PackagedFile("a detector", "fakedetector", "fake-detector==1.0",
+                                    "model.tflite", "0" * 64, "MIT", "a test")
+    absent = dataclasses.replace(damaged, package="not_installed_detector")
+    monkeypatch.setattr(packaged, "FILES", (*packaged.FILES, damaged, absent))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    file = tmp_path / "fakedetector/model.tflite"
+    assert weights.verify() == [(file, "hash differs from the published one: reinstall "
+                                       "fake-detector==1.0")]
+    checked = weights.files_to_verify()
+    assert file in checked and packaged.path(packaged.BLAZEFACE) in checked
+
+
 def test_tests_never_touch_the_real_caches(isolated_caches):
     """The autouse session fixture sent every cache the course writes to temporary folders."""
     home = Path.home().resolve()

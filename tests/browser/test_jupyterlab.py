@@ -18,7 +18,6 @@ Without them the tests skip, except in CI or with ``COURSE_STRICT=1``, where the
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ import time
 import nbformat
 import pytest
 from lab_browser import Lab, find_browser, start_chromium, strict, wait_for
-from notebook_rules import LESSONS, ROOT
+from notebook_rules import LESSONS, ROOT, record_time
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -296,13 +295,6 @@ def screenshot(driver, name: str, element=None) -> None:
     driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
-def record_time(name: str, seconds: float) -> None:
-    TIMES.parent.mkdir(parents=True, exist_ok=True)
-    times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
-    times[name] = round(seconds, 1)
-    TIMES.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
-
-
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs_in_jupyterlab(lesson, lab, driver):
     """Run All shows no error, renders every widget, and each explorer answers an interaction."""
@@ -312,7 +304,7 @@ def test_lesson_runs_in_jupyterlab(lesson, lab, driver):
     focus = None
     try:
         nb = open_notebook(driver, lab, path)
-        record_time(lesson.stem, run_all(driver))
+        record_time(TIMES, lesson.stem, run_all(driver))
         saved = save(driver, lab, path)
         problems = run_problems(nb, saved, driver.execute_script(CELLS_JS))
         explorer_problems, focus = check_explorers(driver, nb)
@@ -391,7 +383,7 @@ def test_validate_button_reports_untouched_exercise_as_failing(lab, driver):
         buttons[0].click()
         dialog = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, ".jp-Dialog"),
                           VALIDATE_TIMEOUT, "nbgrader's validation dialog")
-        record_time(f"validate_{EXERCISE}", time.monotonic() - start)
+        record_time(TIMES, f"validate_{EXERCISE}", time.monotonic() - start)
         title = dialog.find_element(By.CSS_SELECTOR, ".jp-Dialog-header").text
         body = dialog.find_element(By.CSS_SELECTOR, ".jp-Dialog-body")
         text = body.get_attribute("textContent")
