@@ -1,8 +1,10 @@
-"""Walk a Keras model's layers and count its parameters, with public Keras API only.
+"""Walk a Keras model's layers, count its parameters and find its blocks, with public Keras API only.
 
 The one parameter counter and the one BatchNormalization walker of the course:
 :mod:`course_utils.checks`, :mod:`course_utils.training` and :mod:`course_utils.widgets` all call
-these. Keras is imported only when a BatchNormalization test needs it.
+these. Blocks are read from layer names (:func:`block_of`), so "unfreeze the top N layers" can be
+checked against block boundaries (:func:`split_block`, :func:`top_block_layers`). Keras is imported
+only when a BatchNormalization test needs it.
 """
 
 from __future__ import annotations
