@@ -117,7 +117,7 @@ class Spares:
     def _start(self, files: Path, preload: str):
         from jupyter_core.utils import run_sync
 
-        from .sandbox import GuardedKernelManager, SandboxedKernelManager
+        from .sandbox import GuardedKernelManager, SandboxedKernelManager, copy_assignment_files
 
         env = {**os.environ, "COURSE_KERNEL_PRELOAD": preload,
                "NBGRADER_EXECUTION": "autograde"}  # what nbgrader sets around its own start
@@ -125,7 +125,7 @@ class Spares:
             manager, cwd = SandboxedKernelManager(kernel_name="python3"), files
         else:  # a private copy, so that nothing a student writes reaches the next one
             cwd = Path(tempfile.mkdtemp(prefix="kernel-")) / "work"
-            shutil.copytree(files, cwd, ignore=shutil.ignore_patterns("*.ipynb", ".*"))
+            copy_assignment_files(files, cwd)
             manager = GuardedKernelManager(kernel_name="python3")
             self._folders[id(manager)] = cwd.parent
         run_sync(manager.start_kernel)(cwd=str(cwd), env=env, extra_arguments=HISTORY)

@@ -26,7 +26,7 @@ from jupyter_client.manager import AsyncKernelManager
 from ..errors import CourseError
 
 __all__ = ["PASSED_ENV", "GuardedKernelManager", "SandboxedKernelManager", "bwrap_command",
-           "unavailable_reason", "require", "warm_caches"]
+           "unavailable_reason", "require", "warm_caches", "copy_assignment_files"]
 
 # Environment variables a sandboxed kernel may see (everything else is cleared).
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY",
@@ -142,6 +142,23 @@ def _not_plain(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if not (Path(folder, n).is_file() or Path(folder, n).is_dir())]
 
 
+def copy_assignment_files(source: Path, work: Path) -> None:
+    """Copy the files a kernel may see from ``source`` into ``work`` (made if missing).
+
+    Never a notebook, a hidden file, a socket or a device, and never ``work`` itself when it lies
+    inside ``source``; links are copied as the files they point to.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if item.suffix == ".ipynb" or item.name.startswith(".") \
+                or work.resolve().is_relative_to(item.resolve()):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, work / item.name, symlinks=False, ignore=_not_plain)
+        elif item.is_file():  # a socket or a device is neither: not copied
+            shutil.copy(item, work / item.name)
+
+
 class GuardedKernelManager(AsyncKernelManager):
     """Start :mod:`course_utils.grading.kernel` (the guarded IPython kernel), unsandboxed."""
 
@@ -163,19 +180,11 @@ class SandboxedKernelManager(GuardedKernelManager):
         self._box = Path(tempfile.mkdtemp(prefix="sandbox-", dir=os.environ.get(
             "COURSE_SANDBOX_PARENT") or None)).resolve()
         work = self._box / "work"
-        work.mkdir()
         # The sockets' paths must stay under 107 characters (sockaddr_un): a short folder.
         self._runtime = Path(tempfile.mkdtemp(prefix="ck-", dir="/tmp" if Path("/tmp").is_dir()
                                               else None))
         runtime = self._runtime
-        for item in source.iterdir():  # the assignment's files; never a notebook
-            if item.suffix == ".ipynb" or item.name.startswith(".") \
-                    or self._box.is_relative_to(item.resolve()):
-                continue
-            if item.is_dir():
-                shutil.copytree(item, work / item.name, symlinks=False, ignore=_not_plain)
-            elif item.is_file():  # a socket or a device is neither: not copied
-                shutil.copy(item, work / item.name)
+        copy_assignment_files(source, work)
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
         self.connection_file = str(runtime / "kernel.json")
