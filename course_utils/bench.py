@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["cpu_peak_gflops", "throughput", "cached_vs_fit", "lesson_times", "run",
-           "MACS_PER_IMAGE"]
+__all__ = ["cpu_peak_gflops", "throughput", "cached_vs_fit", "run_lesson", "lesson_times", "run",
+           "MACS_PER_IMAGE", "LESSON_GLOB"]
 
 # Multiply-adds per 224x224 image, as published: MobileNetV2 (Sandler et al. 2018, Table 3) and
 # EfficientNet-Lite0 (tensorflow/tpu efficientnet/lite README).
@@ -34,6 +34,7 @@ MACS_PER_IMAGE = {"mobilenet_v2": 300e6, "efficientnet_lite0": 407e6}
 GRADING_ASSIGNMENT = "ex02_backbones"
 # The lessons' budget in the offline profile on 2 cores (issue 10): per lesson and for all six.
 LESSON_BUDGET_S, LESSONS_BUDGET_S = 90.0, 480.0
+LESSON_GLOB = "[0-9][0-9]_*.ipynb"  # lessons are named NN_name.ipynb
 
 
 def cpu_peak_gflops() -> tuple[float, str]:
@@ -157,8 +158,36 @@ def cached_vs_fit(num_images: int = 256, image_size: int = 224, epochs: int = 10
             "cached_total_s": extract_seconds + sum(head_timer.seconds)}
 
 
+def run_lesson(lesson: Path, out: Path, strict: bool = False, cell_timeout: int | None = None,
+               timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Execute one lesson with papermill in the offline profile into ``out`` (run in its folder).
+
+    The one papermill command line for lessons: :func:`lesson_times` and ``tests/test_lessons.py``
+    both use it.
+
+    Args:
+        lesson: the notebook.
+        out: where the executed copy goes.
+        strict: set ``COURSE_STRICT=1`` (a claim outside its band fails the lesson).
+        cell_timeout: seconds one cell may run (None: no limit).
+        timeout: seconds the whole run may take (None: no limit).
+
+    Raises:
+        subprocess.TimeoutExpired: the run took longer than ``timeout``.
+    """
+    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", TF_CPP_MIN_LOG_LEVEL="3")
+    if strict:
+        env["COURSE_STRICT"] = "1"
+    command = [sys.executable, "-m", "papermill", str(lesson), str(out), "-p", "PROFILE", "offline",
+               "-k", "python3", "--no-progress-bar", "--cwd", str(out.parent)]
+    if cell_timeout is not None:
+        command += ["--execution-timeout", str(cell_timeout)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
+                          check=False)
+
+
 def lesson_times(folder: Path) -> dict[str, float | None]:
-    """Run each lesson of ``folder`` once with papermill in the offline profile; time it.
+    """Run each lesson of ``folder`` once with :func:`run_lesson`; time it.
 
     Lessons run one after the other (``make test`` runs them beside other tests, so its times
     are not a student's). Outputs go to a temporary folder.
@@ -166,15 +195,11 @@ def lesson_times(folder: Path) -> dict[str, float | None]:
     Returns:
         ``{notebook name: seconds}``, None for a lesson that failed.
     """
-    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", TF_CPP_MIN_LOG_LEVEL="3")
     times: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory(prefix="course-bench-") as out:
-        for lesson in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        for lesson in sorted(folder.glob(LESSON_GLOB)):
             start = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "papermill", str(lesson), str(Path(out) / lesson.name),
-                 "-p", "PROFILE", "offline", "-k", "python3", "--no-progress-bar", "--cwd", out],
-                capture_output=True, env=env, check=False)
+            done = run_lesson(lesson, Path(out) / lesson.name)
             times[lesson.name] = time.perf_counter() - start if done.returncode == 0 else None
     return times
 
@@ -183,10 +208,9 @@ def _lesson_report(times: dict[str, float | None]) -> list[str]:
     lines = ["", f"Lessons, offline profile, one at a time (budget {LESSON_BUDGET_S:.0f} s each, "
                  f"{LESSONS_BUDGET_S / 60:.0f} min for all)"]
     for name, seconds in times.items():
-        verdict = ("FAILED (run it with papermill to see why)" if seconds is None else
-                   "over budget" if seconds > LESSON_BUDGET_S else "")
-        lines.append(f"  {name:<36} " + (f"{seconds:6.1f} s  {verdict}" if seconds is not None
-                                          else verdict))
+        shown = ("FAILED (run it with papermill to see why)" if seconds is None else
+                 f"{seconds:6.1f} s  " + ("over budget" if seconds > LESSON_BUDGET_S else ""))
+        lines.append(f"  {name:<36} {shown}".rstrip())
     total = sum(t for t in times.values() if t is not None)
     met = (None not in times.values() and total <= LESSONS_BUDGET_S
            and all(t <= LESSON_BUDGET_S for t in times.values()))

@@ -25,8 +25,8 @@ VOLATILE_CELL_METADATA = {"id", "outputId", "colab", "executionInfo", "execution
 def record_time(file: Path, name: str, seconds: float) -> None:
     """Add ``name: seconds`` to the JSON table ``file``, safely when pytest-xdist runs tests at once.
 
-    ``make test`` runs the suite in two pytest-xdist workers: a lock file beside the table keeps
-    two workers from losing each other's entries.
+    ``make test`` runs the suite in several pytest-xdist workers: a lock file beside the table
+    keeps them from losing each other's entries.
     """
     file.parent.mkdir(parents=True, exist_ok=True)
     with open(file.with_suffix(".lock"), "w") as lock:

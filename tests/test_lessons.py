@@ -8,15 +8,15 @@ written to ``build/notebook_times.json``: under ``make test``'s parallel load, s
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from notebook_rules import LESSONS, ROOT, record_time
+
+from course_utils import bench
 
 BUILD = ROOT / "build" / "notebooks"
 TIMES = ROOT / "build" / "notebook_times.json"
@@ -48,15 +48,11 @@ def execute(path: Path, out: Path, timeout: int = NOTEBOOK_TIMEOUT) -> tuple[str
         ``(problem, seconds)``: problem is None on success, else one message naming the notebook
         and the cell it failed or hung in.
     """
-    # COURSE_STRICT: a claim outside its band fails the lesson here (a student only sees a note)
-    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", COURSE_STRICT="1",
-               TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, "-m", "papermill", str(path), str(out), "-p", "PROFILE", "offline",
-               "-k", "python3", "--execution-timeout", str(CELL_TIMEOUT), "--no-progress-bar",
-               "--cwd", str(out.parent)]
     start = time.perf_counter()
     try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+        # strict: a claim outside its band fails the lesson here (a student only sees a note)
+        result = bench.run_lesson(path, out, strict=True, cell_timeout=CELL_TIMEOUT,
+                                  timeout=timeout)
     except subprocess.TimeoutExpired:
         return (f"{path.name} took over {timeout} s; stuck in {_failed_cell(out)}",
                 time.perf_counter() - start)
@@ -95,7 +91,7 @@ def test_kernel_death_is_reported_fast_with_notebook_and_cell(tmp_path):
 
 def test_bench_times_each_lesson_and_says_which_failed(tmp_path, capsys):
     """`course bench --lessons DIR` runs every NN_*.ipynb with papermill and reports the budget."""
-    from course_utils import bench, cli
+    from course_utils import cli
 
     for name, code in (("01_quick.ipynb", "PROFILE = 'auto'\nx = 1"), ("02_broken.ipynb", "1 / 0")):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from course_utils import bench
 
-    if args.lessons is not None and not any(args.lessons.glob("[0-9][0-9]_*.ipynb")):
+    if args.lessons is not None and not any(args.lessons.glob(bench.LESSON_GLOB)):
         raise CourseError(f"no lesson notebooks (NN_name.ipynb) in {args.lessons}: pass the "
                           "repository's notebooks/ folder")
     print(bench.run(grading=args.grading, lessons=args.lessons))

@@ -109,4 +109,4 @@ def top_block_layers(names: Sequence[str], k: int) -> int:
     if not 0 <= k <= len(starts):
         raise ValueError(f"k must lie between 0 and {len(starts)} (the blocks found in the "
                          f"layer names), got {k}")
-    return len(names) - sorted(starts.values())[len(starts) - k] if k else 0
+    return len(names) - list(starts.values())[len(starts) - k] if k else 0  # starts go up
