@@ -16,6 +16,7 @@ memory-bound.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -159,30 +160,42 @@ def cached_vs_fit(num_images: int = 256, image_size: int = 224, epochs: int = 10
 
 
 def run_lesson(lesson: Path, out: Path, strict: bool = False, cell_timeout: int | None = None,
-               timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Execute one lesson with papermill in the offline profile into ``out`` (run in its folder).
+               timeout: float | None = None, profile: str = "offline",
+               parameters: dict | None = None,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Execute one lesson with papermill in one profile (default offline) into ``out``.
 
-    The one papermill command line for lessons: :func:`lesson_times` and ``tests/test_lessons.py``
-    both use it.
+    The one papermill command line for lessons: :func:`lesson_times`, ``tests/test_lessons.py``
+    and the online-route tests (``tests/online_routes.py``) use it. The run is in ``out``'s
+    folder; ``offline`` sets ``COURSE_OFFLINE=1``, another profile removes it.
 
     Args:
         lesson: the notebook.
         out: where the executed copy goes.
-        strict: set ``COURSE_STRICT=1`` (a claim outside its band fails the lesson).
+        strict: set ``COURSE_STRICT=1`` (a claim outside its band fails the lesson); False
+            removes it (a claim outside its band prints a note).
         cell_timeout: seconds one cell may run (None: no limit).
         timeout: seconds the whole run may take (None: no limit).
+        profile: the ``PROFILE`` parameter and ``COURSE_PROFILE``.
+        parameters: more papermill parameters (``{"EPOCHS": 1}``).
+        env: more environment variables for papermill and the kernel.
 
     Raises:
         subprocess.TimeoutExpired: the run took longer than ``timeout``.
     """
-    env = dict(os.environ, COURSE_OFFLINE="1", COURSE_PROFILE="offline", TF_CPP_MIN_LOG_LEVEL="3")
-    if strict:
-        env["COURSE_STRICT"] = "1"
-    command = [sys.executable, "-m", "papermill", str(lesson), str(out), "-p", "PROFILE", "offline",
+    run_env = dict(os.environ, COURSE_PROFILE=profile, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    for name, value in (("COURSE_OFFLINE", profile == "offline"), ("COURSE_STRICT", strict)):
+        if value:
+            run_env[name] = "1"
+        else:
+            run_env.pop(name, None)
+    command = [sys.executable, "-m", "papermill", str(lesson), str(out), "-p", "PROFILE", profile,
                "-k", "python3", "--no-progress-bar", "--cwd", str(out.parent)]
+    for name, value in (parameters or {}).items():
+        command += ["-y", f"{name}: {json.dumps(value)}"]
     if cell_timeout is not None:
         command += ["--execution-timeout", str(cell_timeout)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
+    return subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=timeout,
                           check=False)
 
 

@@ -23,6 +23,8 @@ STAGED_WEIGHTS_VARIABLE = "COURSE_WEIGHTS_DIR"
 # Marker per test file (whole file), and per single slow test (measured over 5 s on 2 cores).
 FILE_MARKERS = {
     "test_lessons.py": "lessons",
+    "test_route_cpu.py": "lessons",
+    "test_route_full.py": "lessons",
     "test_assignments.py": "grading",
     "test_grading.py": "grading",
     "test_exercises_sync.py": "grading",  # nbgrader generate_assignment in a subprocess

@@ -32,6 +32,29 @@ def test_doctor_reports_offline_machine_and_exits_zero(capsys):
         assert f"{model}" in out and "available offline" in out.split(model)[1].splitlines()[0]
 
 
+@pytest.mark.parametrize(("profile", "online", "gpu", "expected"), [
+    ("full", False, False, "[--] Profile  full (set by COURSE_PROFILE): it downloads ImageNet "
+                           "weights from keras.applications and the flowers archive, and this "
+                           "machine is offline"),
+    ("full", True, False, "[--] Profile  full (set by COURSE_PROFILE): made for a GPU"),
+    ("full", True, True, "[ok] Profile  full (set by COURSE_PROFILE)"),
+    ("cpu", True, False, "[ok] Profile  cpu (set by COURSE_PROFILE)"),
+    (None, True, True, "[ok] Profile  full (chosen from the machine: network and a GPU)"),
+    (None, False, True, "[ok] Profile  offline (chosen from the machine: no network)"),
+])
+def test_doctor_says_which_profile_why_and_whether_it_can_run(profile, online, gpu, expected,
+                                                             monkeypatch, capsys):
+    from course_utils import env
+
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.setattr(env, "has_internet", lambda: online)
+    monkeypatch.setattr(env, "gpu_names", lambda: ["/physical_device:GPU:0"] if gpu else [])
+    cli.main(["doctor"] + (["--profile", profile] if profile else []))
+    out = " ".join(capsys.readouterr().out.split())  # the report pads names to one width
+    assert expected.replace("Profile  ", "Profile ") in out
+    assert ("Profile: set COURSE_PROFILE=" in out) == expected.startswith("[--]")
+
+
 def test_doctor_rejects_unknown_profile_in_one_line(capsys):
     assert cli.main(["doctor", "--profile", "gpu"]) == 2
     err = capsys.readouterr().err.strip()

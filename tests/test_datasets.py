@@ -134,6 +134,31 @@ def test_fetch_with_wrong_hash_raises_and_deletes(tmp_path, monkeypatch):
     assert not (tmp_path / "cache" / "flower_photos_extracted").exists()
 
 
+def test_pre_staged_archive_offline_is_checked_and_kept(tmp_path, monkeypatch):
+    """Offline, a pre-staged archive with the table's hash is extracted; one without it gets the
+    course's error (not Keras's "URL fetch failure") and stays on disk, byte for byte."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    staged = cache / "flower_photos.tgz"
+    with tarfile.open(staged, "w:gz") as tar:
+        info = tarfile.TarInfo("flower_photos/daisy/0.jpg")
+        data = _jpeg((200, 0, 0))
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    good = staged.read_bytes()
+    _stand_in(monkeypatch, "flowers", staged)
+    monkeypatch.setattr(env, "has_internet", lambda: False)
+    assert sorted(p.name for p in datasets.fetch_flowers(cache_dir=cache).iterdir()) == ["daisy"]
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "flower_photos.tgz").write_bytes(good[: len(good) // 2])  # an interrupted copy
+    with pytest.raises(DataError, match="pre-staged .* is not the flowers archive.*left in place"):
+        datasets.fetch_flowers(cache_dir=other)
+    assert (other / "flower_photos.tgz").read_bytes() == good[: len(good) // 2]
+    assert not (other / "flower_photos_extracted").exists()
+
+
 def test_table_has_published_hashes_and_licences():
     for entry in datasets.DATASETS.values():
         assert entry.licence and entry.source

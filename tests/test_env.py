@@ -89,3 +89,15 @@ def test_bad_course_profile_is_named(monkeypatch):
         env.select_profile("auto")
     with pytest.raises(TypeError, match="profile must be a name"):
         env.select_profile(3)
+
+
+def test_setup_notebook_leaves_the_dtype_policy_to_the_lesson(monkeypatch, capsys):
+    """Even in `full` on a GPU, setup_notebook keeps float32: only lesson 4 turns on
+    mixed_float16 (a global policy broke SavedModels, LiteRT exports and keras-hub in lesson 6)."""
+    import keras
+
+    from course_utils import setup_notebook
+
+    monkeypatch.setattr(env, "gpu_names", lambda: ["/physical_device:GPU:0"])
+    assert setup_notebook("full", report=False).mixed_precision
+    assert keras.mixed_precision.global_policy().name == "float32"

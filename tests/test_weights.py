@@ -333,3 +333,29 @@ def test_tests_never_touch_the_real_caches(isolated_caches):
     assert paths.staged_dir() is None
     for folder in isolated_caches.values():
         assert home not in folder.resolve().parents or ".keras" not in folder.parts
+
+
+class _Requested(Exception):
+    """Raised by the stand-in get_file below: Keras asked for this file name."""
+
+
+@pytest.mark.parametrize("name", ["mobilenet", "mobilenet_v2"])
+@pytest.mark.parametrize(("include_top", "size"),  # Keras builds the classifier at 224 only
+                         [(False, 128), (False, 160), (False, 200), (False, 224), (True, 224)])
+def test_per_size_weights_are_the_files_keras_applications_asks_for(name, size, include_top):
+    """MobileNet v1/v2 publish one file per input size: the course resolves the one plain Keras
+    downloads for the same model (160 px -> the 160 px file; a size without a file -> 224)."""
+    from unittest import mock
+
+    from keras.src.utils import file_utils
+
+    entry = backbones.get(name)
+
+    def requested(fname, *args, **kwargs):
+        raise _Requested(fname)
+
+    with mock.patch.object(file_utils, "get_file", requested), pytest.raises(_Requested) as asked:
+        entry.constructor(weights="imagenet", include_top=include_top,
+                          input_shape=(size, size, 3))
+    assert entry.weights.file(include_top, size).name == str(asked.value)
+    assert entry.weights.file(include_top, size).url.endswith(str(asked.value))

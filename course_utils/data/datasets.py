@@ -26,6 +26,7 @@ from typing import Any
 from .. import paths
 from ..atomic import atomic_path
 from ..errors import DataError, OfflineError
+from ..hashing import matches
 from . import textures
 from .textures import OFFLINE_COUNTS, TEXTURE_CLASSES  # re-exported: same API as before
 
@@ -120,7 +121,8 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
 
     Raises:
         ValueError: unknown name.
-        DataError: the download's SHA-256 does not match the table (the file is deleted).
+        DataError: the download's SHA-256 does not match the table (the file is deleted), or,
+            offline, a pre-staged archive's does not (the file is kept).
         OfflineError: the archive is not cached and the machine has no network.
     """
     entry = DATASETS.get(name)
@@ -135,7 +137,18 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
         return folder
     from ..runtime.env import has_internet
 
-    if not (root / archive).is_file() and not has_internet():
+    online = has_internet()
+    staged = root / archive
+    if staged.is_file() and not online and not matches(staged, entry.sha256):
+        # Keras would try to download a good copy, fail with a bare "URL fetch failure" and
+        # delete the file: say what is wrong and leave the file for the student to look at
+        raise DataError(
+            f"the pre-staged {staged} is not the {name} archive: its SHA-256 differs from "
+            f"{entry.sha256} (an interrupted copy, or another file). This machine is offline, so "
+            f"no good copy can be downloaded: copy the archive from {entry.address} again (the "
+            "file was left in place)"
+        )
+    if not staged.is_file() and not online:
         raise OfflineError(
             f"the {name} dataset needs a download from {entry.address} and this machine is "
             f"offline: use the offline profile (COURSE_PROFILE=offline, dataset 'textures'), "

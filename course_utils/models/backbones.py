@@ -154,18 +154,18 @@ BACKBONES: dict[str, Backbone] = {
         _app("mobilenet", "MobileNet", "MobileNet", 2017,
              "Howard et al., MobileNets (2017)", "depthwise-separable convolutions for phones",
              224, "tf", 0.704, "mobilenet",
-             weights=keras_download(_GCS + "mobilenet/", "mobilenet_1_0_224_tf.h5", None,
-                                    "mobilenet_1_0_224_tf_no_top.h5", None, _APACHE,
-                                    "mobilenet.py")),
+             weights=keras_download(_GCS + "mobilenet/", "mobilenet_1_0_{size}_tf.h5", None,
+                                    "mobilenet_1_0_{size}_tf_no_top.h5", None, _APACHE,
+                                    "mobilenet.py", sizes=(128, 160, 192, 224))),
         _app("mobilenet_v2", "MobileNetV2", "MobileNet", 2018,
              "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks (2018)",
              "inverted residual blocks with linear bottlenecks", 224, "tf", 0.713,
              "mobilenet_v2",
              weights=keras_download(
                  _GCS + "mobilenet_v2/",
-                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", None,
-                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5", None,
-                 _APACHE, "mobilenet_v2.py")),
+                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}.h5", None,
+                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5", None,
+                 _APACHE, "mobilenet_v2.py", sizes=(96, 128, 160, 192, 224))),
         _app("mobilenet_v3_small", "MobileNetV3Small", "MobileNet", 2019, _MNV3,
              "architecture search, squeeze-excite and hard-swish", 224, "builtin", 0.681,
              "mobilenet_v3", source=_MNV3_SRC,
@@ -278,7 +278,8 @@ def build(
     if weights == "imagenet":
         from ..weights.resolver import resolve_source
 
-        weights = str(resolve_source(entry.name, entry.constructor, entry.weights, include_top))
+        weights = str(resolve_source(entry.name, entry.constructor, entry.weights, include_top,
+                                     input_shape[0]))
     elif weights is not None and not isinstance(weights, str):
         raise ValueError("weights must be 'imagenet', None or a path to a weights file")
     return entry.constructor(

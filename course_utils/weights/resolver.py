@@ -110,9 +110,9 @@ def _download(name: str, file: RemoteFile, folder: Path, force: bool) -> Path:
 
 
 def fetch_into(name: str, constructor: Constructor, source: Download, include_top: bool,
-               folder: Path) -> Path:
-    """Download one file, check it, and download once more if it is damaged."""
-    file = source.file(include_top)
+               folder: Path, size: int | None = None) -> Path:
+    """Download one file (for input ``size``), check it, and once more if it is damaged."""
+    file = source.file(include_top, size)
     for attempt in (0, 1):
         try:
             path = _download(name, file, folder, force=attempt > 0)
@@ -131,8 +131,8 @@ def fetch_into(name: str, constructor: Constructor, source: Download, include_to
 
 
 def _resolve_download(name: str, constructor: Constructor, source: Download,
-                      include_top: bool) -> Path:
-    file = source.file(include_top)
+                      include_top: bool, size: int | None) -> Path:
+    file = source.file(include_top, size)
     cached = paths.models_dir() / file.name
     if cached.is_file():
         if check(constructor, file, include_top, cached, record=True) is None:
@@ -146,11 +146,11 @@ def _resolve_download(name: str, constructor: Constructor, source: Download,
         if not env.has_internet():
             raise WeightsError(f"the pre-staged {staged / file.name} {problem}: stage it again "
                                f"with 'course weights fetch {name} --dir {staged}'")
-    return fetch_into(name, constructor, source, include_top, paths.models_dir())
+    return fetch_into(name, constructor, source, include_top, paths.models_dir(), size)
 
 
 def resolve_source(name: str, constructor: Constructor, source: WeightsSource,
-                   include_top: bool = True) -> Path:
+                   include_top: bool = True, size: int | None = None) -> Path:
     """Return a checked local weights file of one source, dispatching on its type.
 
     Args:
@@ -160,6 +160,8 @@ def resolve_source(name: str, constructor: Constructor, source: WeightsSource,
             download) or an :class:`~course_utils.weights.sources.InstalledPackage` (checked and
             converted on this machine).
         include_top: the variant with the ImageNet classifier.
+        size: the model's input size; picks the file of a source published per size
+            (MobileNet v1/v2: the 160 px weights for a 160 px model, as keras.applications).
 
     Returns:
         Path of the weights file.
@@ -172,5 +174,5 @@ def resolve_source(name: str, constructor: Constructor, source: WeightsSource,
     if isinstance(source, InstalledPackage):
         return source.convert(include_top)
     if isinstance(source, Download):
-        return _resolve_download(name, constructor, source, include_top)
+        return _resolve_download(name, constructor, source, include_top, size)
     raise TypeError(f"{name} has an unknown weights source {type(source).__name__}")

@@ -57,10 +57,21 @@ class Download:
     notop: RemoteFile
     licence: str
     source: str
+    sizes: tuple[int, ...] = ()
+    default_size: int = 224
 
-    def file(self, include_top: bool) -> RemoteFile:
-        """Return the file of one variant (``include_top`` True: with the classifier)."""
-        return self.top if include_top else self.notop
+    def file(self, include_top: bool, size: int | None = None) -> RemoteFile:
+        """Return the file of one variant (``include_top`` True: with the classifier).
+
+        A source with ``sizes`` (MobileNet v1 and v2) publishes one file per input size, trained
+        at that size, with ``{size}`` in its name and address: ``size`` picks it, as
+        ``keras.applications`` does (a size not in ``sizes``, or None, gets ``default_size``).
+        """
+        file = self.top if include_top else self.notop
+        if not self.sizes:
+            return file
+        size = size if size in self.sizes else self.default_size
+        return RemoteFile(file.name.format(size=size), file.url.format(size=size), file.hash)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,22 +122,25 @@ _KERAS_APPS = "keras/src/applications/{} (Keras 3.15); licence: keras-applicatio
 
 
 def keras_download(base_url: str, top: str, top_hash: str | None, notop: str,
-                   notop_hash: str | None, licence: str, module: str) -> Download:
+                   notop_hash: str | None, licence: str, module: str,
+                   sizes: tuple[int, ...] = ()) -> Download:
     """Return the :class:`Download` of a ``keras.applications`` model.
 
     Args:
         base_url: the folder both files are in.
-        top, notop: file names with and without the classifier.
+        top, notop: file names with and without the classifier (with ``{size}`` where the file
+            depends on the input size).
         top_hash, notop_hash: the hashes Keras publishes (None where it publishes none).
         licence: licence of the weights.
         module: the ``keras/src/applications`` file they were copied from.
+        sizes: the input sizes with a file of their own (``{size}`` in the names).
 
     Returns:
         The source record.
     """
     return Download(RemoteFile(top, base_url + top, top_hash),
                     RemoteFile(notop, base_url + notop, notop_hash),
-                    licence, _KERAS_APPS.format(module))
+                    licence, _KERAS_APPS.format(module), sizes)
 
 
 LITE0 = InstalledPackage(

@@ -17,7 +17,7 @@ from ..errors import WeightsError
 from ..hashing import file_hash
 from ..models import backbones, packaged
 from .resolver import HASHES_FILE, Constructor, check, fetch_into, resolve_source
-from .sources import Download, InstalledPackage
+from .sources import Download, InstalledPackage, RemoteFile
 
 __all__ = [
     "HASHES_FILE",
@@ -69,8 +69,22 @@ def resolve(name: str, include_top: bool = True) -> Path:
     return resolve_source(entry.name, _constructor(entry), entry.weights, include_top)
 
 
+def _sizes(source: Download) -> list[int | None]:
+    """The input sizes whose files :func:`fetch` stages: the default, and each profile's size
+    that the source publishes a file for (MobileNetV2's 160 px for the ``cpu`` profile)."""
+    if not source.sizes:
+        return [None]
+    from ..runtime.env import PROFILES
+
+    wanted = {source.default_size} | {p.image_size for p in PROFILES.values()}
+    return sorted(wanted & set(source.sizes))
+
+
 def fetch(names: list[str], dest: str | Path | None = None) -> list[Path]:
     """Download both variants of each backbone's weights into ``dest`` (default: Keras cache).
+
+    A source published per input size (MobileNet v1/v2) gets the files of the sizes the
+    profiles use (:func:`_sizes`).
 
     A backbone whose weights come from an installed package has nothing to download: with the
     default ``dest`` its converted files are made (and returned); with a ``dest`` folder it is
@@ -98,28 +112,34 @@ def fetch(names: list[str], dest: str | Path | None = None) -> list[Path]:
                 if folder is None:
                     found.append(source.convert(include_top))
                 continue
-            file = source.file(include_top)
-            target = (folder or paths.models_dir()) / file.name
-            if target.is_file() and check(_constructor(entry), file, include_top, target,
-                                          record=True) is None:
-                found.append(target)
-                continue
-            target.unlink(missing_ok=True)
-            found.append(fetch_into(entry.name, _constructor(entry), source, include_top,
-                                    folder or paths.models_dir()))
+            for size in _sizes(source):
+                file = source.file(include_top, size)
+                target = (folder or paths.models_dir()) / file.name
+                if target.is_file() and check(_constructor(entry), file, include_top, target,
+                                              record=True) is None:
+                    found.append(target)
+                    continue
+                target.unlink(missing_ok=True)
+                found.append(fetch_into(entry.name, _constructor(entry), source, include_top,
+                                        folder or paths.models_dir(), size))
     return found
 
 
-def known_files(folder: str | Path) -> Iterator[tuple[backbones.Backbone, bool, Path]]:
-    """Yield ``(registry entry, include_top, path)`` for each downloadable file in ``folder``."""
+def known_files(
+    folder: str | Path,
+) -> Iterator[tuple[backbones.Backbone, bool, RemoteFile, Path]]:
+    """Yield ``(registry entry, include_top, file record, path)`` for each downloadable file in
+    ``folder`` (every input size of a source published per size)."""
     folder = Path(folder).expanduser()
     for entry in backbones.BACKBONES.values():
-        if not isinstance(entry.weights, Download):
+        source = entry.weights
+        if not isinstance(source, Download):
             continue
         for include_top in (True, False):
-            path = folder / entry.weights.file(include_top).name
-            if path.is_file():
-                yield entry, include_top, path
+            for size in source.sizes or (None,):
+                file = source.file(include_top, size)
+                if (folder / file.name).is_file():
+                    yield entry, include_top, file, folder / file.name
 
 
 def _installed_files() -> Iterator[tuple[backbones.Backbone, Path]]:
@@ -147,7 +167,7 @@ def _packaged_models() -> Iterator[tuple[packaged.PackagedFile, Path]]:
 def files_to_verify(directory: str | Path | None = None) -> list[Path]:
     """Return the files :func:`verify` checks for ``directory`` (see there)."""
     folder = Path(directory).expanduser() if directory is not None else paths.models_dir()
-    files = [path for _, _, path in known_files(folder)]
+    files = [path for *_, path in known_files(folder)]
     if directory is None:
         files += [path for _, path in _installed_files()]
         files += [path for _, path in _packaged_models()]
@@ -170,9 +190,8 @@ def verify(directory: str | Path | None = None) -> list[tuple[Path, str]]:
     """
     folder = Path(directory).expanduser() if directory is not None else paths.models_dir()
     problems = []
-    for entry, include_top, path in known_files(folder):
-        problem = check(_constructor(entry), entry.weights.file(include_top), include_top,
-                        path)
+    for entry, include_top, file, path in known_files(folder):
+        problem = check(_constructor(entry), file, include_top, path)
         if problem is not None:
             problems.append((path, problem))
     if directory is None:
@@ -195,7 +214,7 @@ def available_offline() -> list[OfflineWeights]:
     found: dict[tuple[str, bool], OfflineWeights] = {}
     folders = [paths.models_dir()] + ([paths.staged_dir()] if paths.staged_dir() else [])
     for folder in folders:
-        for entry, include_top, path in known_files(folder):
+        for entry, include_top, _, path in known_files(folder):
             found.setdefault((entry.name, include_top), OfflineWeights(
                 entry.name, include_top, path, path.stat().st_size, entry.weights.licence))
     for entry in backbones.BACKBONES.values():

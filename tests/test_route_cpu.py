@@ -1,0 +1,21 @@
+"""Every lesson runs in the ``cpu`` profile (network, no GPU) with the network replaced by local
+stand-ins (``tests/online_routes.py``): MobileNetV2 at 160 px on a small flowers-like archive.
+Claims report instead of failing here (random weights); any exception fails."""
+
+from __future__ import annotations
+
+import online_routes
+import pytest
+from notebook_rules import LESSONS
+
+PROFILE = "cpu"
+
+
+@pytest.fixture(scope="module")
+def standins(tmp_path_factory):
+    return online_routes.build(tmp_path_factory.mktemp("standins"), gpu=False)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.name for p in LESSONS])
+def test_lesson_runs_in_the_cpu_route(lesson, standins):
+    online_routes.check(lesson, PROFILE, standins)
