@@ -98,6 +98,26 @@ def test_setup_notebook_leaves_the_dtype_policy_to_the_lesson(monkeypatch, capsy
 
     from course_utils import setup_notebook
 
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)  # setup_notebook sets it: undone after
     monkeypatch.setattr(env, "gpu_names", lambda: ["/physical_device:GPU:0"])
     assert setup_notebook("full", report=False).mixed_precision
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+@pytest.mark.parametrize(("parameter", "variable", "expected"), [
+    ("auto", None, "offline (chosen from the machine: no network)"),
+    ("auto", "cpu", "cpu (set by COURSE_PROFILE)"),
+    ("offline", "cpu", "offline (set by the PROFILE parameter)"),
+])
+def test_the_lessons_report_says_why_its_profile_was_chosen(parameter, variable, expected,
+                                                           monkeypatch, capsys):
+    from course_utils import setup_notebook
+
+    if variable is None:
+        monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_PROFILE", variable)
+    monkeypatch.setattr(env, "has_internet", lambda: False)
+    setup_notebook(parameter)
+    report = " ".join(capsys.readouterr().out.split())
+    assert f"Profile {expected}" in report

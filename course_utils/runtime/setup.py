@@ -39,7 +39,7 @@ def setup_notebook(profile: str | None = None, seed: int = 42, report: bool = Tr
     Raises:
         ValueError: for an unknown profile name.
     """
-    chosen = env.select_profile(profile)
+    chosen, reason = env.choose_profile(profile)
     os.environ["COURSE_PROFILE"] = chosen.name  # helpers and subprocesses see the same choice
     quiet_tensorflow()
     seed_everything(seed)
@@ -51,5 +51,5 @@ def setup_notebook(profile: str | None = None, seed: int = 42, report: bool = Tr
     if report:
         from . import doctor
 
-        print(doctor.report())
+        print(doctor.report(doctor.checks((chosen, reason))))
     return chosen
