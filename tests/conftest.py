@@ -33,6 +33,7 @@ SLOW_TESTS = {
     "test_cli_predict.py::test_installed_entry_point",
     "test_inference.py::test_mobilenet_v2_folds_all_52_bn_layers",
     "test_lite0.py::test_cache_written_once_and_damaged_cache_reconverted",
+    "test_mobilenet_v2_torch.py::test_cache_written_once_and_damaged_cache_reconverted",
     "test_packaged_models.py::test_litert_and_the_tf_lite_fallback_find_the_same_face",
 }
 

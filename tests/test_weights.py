@@ -29,7 +29,7 @@ def test_download_sources_copy_what_keras_publishes():
     """Every hash (and its URL folder) of a download source appears in the installed Keras."""
     keras_apps = Path(importlib.util.find_spec("keras").origin).parent / "src" / "applications"
     downloads = [e for e in backbones.BACKBONES.values() if isinstance(e.weights, Download)]
-    assert len(downloads) == len(backbones.BACKBONES) - 1  # all but EfficientNet-Lite0
+    assert len(downloads) == len(backbones.BACKBONES) - 2  # all but the two package sources
     for entry in downloads:
         module = re.search(r"applications/(\w+\.py)", entry.weights.source).group(1)
         source = (keras_apps / module).read_text()

@@ -4,7 +4,9 @@ The online archive (the TensorFlow flowers photos) comes from one table, :data:`
 its address, SHA-256 (the checksum TensorFlow Datasets publishes), licence and source;
 :func:`fetch_flowers` wraps ``keras.utils.get_file`` and checks the hash. The offline dataset, ``textures``, is in the same
 table and is built by :mod:`course_utils.textures` (its docstring says how, and how well frozen
-ImageNet features do on it); :func:`offline_dataset` builds it once and returns its folder.
+ImageNet features do on it); :func:`offline_dataset` builds it once and returns its folder. The
+real offline dataset, ``elpv`` (solar cells from the installed ``elpv-dataset`` wheel), is built by
+:mod:`course_utils.data.elpv` and :func:`elpv_dataset`; ``load(..., dataset="elpv")`` reads it.
 
 Every built folder is written into a temporary sibling and renamed into place with a manifest
 written last, so a half-built folder (interrupted build) is detected and rebuilt. Folders live
@@ -27,7 +29,7 @@ from .. import paths
 from ..atomic import atomic_path
 from ..errors import DataError, OfflineError
 from ..hashing import matches
-from . import textures
+from . import elpv, textures
 from .textures import OFFLINE_COUNTS, TEXTURE_CLASSES  # re-exported: same API as before
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "fetch",
     "fetch_flowers",
     "offline_dataset",
+    "elpv_dataset",
     "split_flowers",
     "load",
 ]
@@ -53,7 +56,8 @@ class Dataset:
     Attributes:
         name: key in :data:`DATASETS`.
         address: download URL (None: built locally).
-        sha256: SHA-256 of the archive (None: nothing to download).
+        sha256: SHA-256 of the archive (None: nothing to download), or of the installed
+            package's index file (``elpv``: labels.csv).
         licence: licence of the images.
         source: where the data and the checksum come from.
         folder: path inside the extracted archive of the folder of class subfolders.
@@ -85,6 +89,14 @@ DATASETS: dict[str, Dataset] = {
         "CC0 / public domain (see each skimage.data function's docstring)",
         "built locally from photos bundled in scikit-image: skimage.data.brick, grass, gravel, "
         "moon, immunohistochemistry",
+    ),
+    "elpv": Dataset(
+        "elpv",
+        None,
+        elpv.LABELS_SHA256,
+        "CC BY-NC-SA 4.0 (non-commercial, share-alike; the package's loader code: Apache-2.0)",
+        f"PyPI wheel {elpv.PIP_NAME} (github.com/zae-bayern/elpv-dataset): 2,624 300x300 grey "
+        f"EL images of solar cells from 44 modules; sha256 is labels.csv's. Cite: {elpv.CITATION}",
     ),
 }
 
@@ -264,12 +276,59 @@ def offline_dataset(
     return _limited(full, samples_per_class)
 
 
+def elpv_dataset(
+    root: str | os.PathLike | None = None,
+    task: str = "defect",
+    image_size: int = 96,
+    samples_per_class: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Build (once) the ELPV solar-cell dataset for a task and return its folder.
+
+    Args:
+        root: parent folder (default :func:`course_utils.paths.data_dir`); files go to
+            ``<root>/course-datasets/elpv-<task>-<image_size>px-seed<seed>[-<n>-per-class]/``
+            ``{train,val,test}/<class>/cellNNNN.png`` (grey PNG, as shipped).
+        task: ``"defect"`` (functional / defective) or ``"grade"`` (the four defect
+            probabilities); see :mod:`course_utils.data.elpv`.
+        image_size: side of the written images, 16..300 px.
+        samples_per_class: keep this many train images per class (picked with ``seed``; val and
+            test stay whole). None: all (about 1,800 train images).
+        seed: seed of the split by module and of the train subset.
+
+    Returns:
+        The folder with ``train/``, ``val/`` and ``test/`` subfolders.
+
+    Raises:
+        ValueError: unknown task, image_size outside 16..300, samples_per_class < 1.
+        DataError: the ``elpv-dataset`` package is missing or damaged (the message says how to
+            reinstall it).
+    """
+    if task not in elpv.TASKS:
+        raise ValueError(f"unknown ELPV task {task!r}: use one of {', '.join(elpv.TASKS)}")
+    if samples_per_class is not None and samples_per_class < 1:
+        raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
+    base = Path(root) if root is not None else paths.data_dir()
+    name = f"elpv-{task}-{image_size}px-seed{seed}"
+    if samples_per_class is not None:
+        name += f"-{samples_per_class}-per-class"
+    entry = DATASETS["elpv"]
+
+    def build(tmp: Path) -> dict[str, Any]:
+        info = elpv.build(tmp, task, image_size, samples_per_class, seed)
+        return {**info, "source": entry.source, "licence": entry.licence}
+
+    return _build_once(base / "course-datasets" / name, build)
+
+
 def load(
     profile: Any,
     image_size: int | None = None,
     batch_size: int | None = None,
     samples_per_class: int | None = None,
     seed: int = 0,
+    dataset: str | None = None,
+    task: str = "defect",
 ) -> tuple[Any, Any, Any, list[str]]:
     """Load the profile's dataset as three ``tf.data.Dataset`` of (images, labels) batches.
 
@@ -279,14 +338,19 @@ def load(
         image_size: side of the square images.
         batch_size: images per batch.
         samples_per_class: train images per class (None: all); val and test stay whole.
-        seed: seed of the split (flowers) or the crops (textures) and of the train shuffle.
+        seed: seed of the split (flowers, elpv) or the crops (textures) and of the train shuffle.
+        dataset: ``"elpv"`` to read the solar cells whatever the profile; None: the profile's
+            (``"offline"``: textures, ``"flowers"``).
+        task: the ELPV task, ``"defect"`` or ``"grade"`` (ignored by the other datasets).
 
     Returns:
         ``(train_ds, val_ds, test_ds, class_names)``: images float32 0..255 RGB of shape
-        (batch, image_size, image_size, 3), integer labels; only train_ds is shuffled.
+        (batch, image_size, image_size, 3) (ELPV's grey files repeated in three channels),
+        integer labels; only train_ds is shuffled.
 
     Raises:
-        ValueError: unknown dataset; OfflineError: flowers on a machine without network.
+        ValueError: unknown dataset; OfflineError: flowers on a machine without network;
+        DataError: elpv with its package missing or damaged.
     """
     if isinstance(profile, str):
         from ..runtime.env import select_profile
@@ -295,14 +359,18 @@ def load(
     image_size = image_size or profile.image_size
     batch_size = batch_size or profile.batch_size
     samples_per_class = samples_per_class or profile.samples_per_class
-    if profile.dataset == "offline":
+    dataset = dataset or profile.dataset
+    if dataset == "elpv":
+        folder = elpv_dataset(task=task, image_size=image_size,
+                              samples_per_class=samples_per_class, seed=seed)
+    elif dataset == "offline":
         folder = offline_dataset(samples_per_class=samples_per_class, seed=seed)
-    elif profile.dataset == "flowers":
+    elif dataset == "flowers":
         folder = split_flowers(seed=seed)
         if samples_per_class:
             folder = _limited(folder, samples_per_class)
     else:
-        raise ValueError(f"unknown dataset {profile.dataset!r}: use 'offline' or 'flowers'")
+        raise ValueError(f"unknown dataset {dataset!r}: use 'offline', 'flowers' or 'elpv'")
     import keras
 
     def read(split: str, shuffle: bool) -> Any:

@@ -60,8 +60,12 @@ def classifier(
         image_size: input height and width, needed only when ``base_model`` accepts any size.
 
     Returns:
-        An uncompiled ``keras.Model``. A model with a ``Lambda`` layer reloads from ``.keras``
-        only with ``safe_mode=False``; save weights instead.
+        An uncompiled ``keras.Model``. A model with a ``Lambda`` layer does not reload from
+        ``.keras`` as it is: a named function is stored by its name only and fails to load with
+        or without ``safe_mode=False`` (unless registered with
+        ``keras.saving.register_keras_serializable`` or passed in ``custom_objects``); only a
+        Python ``lambda`` loads, with ``safe_mode=False``. Save weights instead, or pass a
+        ``Rescaling`` layer.
 
     Raises:
         ValueError: for bad ``num_classes`` / ``dropout``, or an unknown input size.

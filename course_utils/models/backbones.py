@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import UsageError
-from ..weights.sources import LITE0, WeightsSource, keras_download
+from ..weights.sources import LITE0, MOBILENET_V2_TORCH, WeightsSource, keras_download
 
 __all__ = [
     "Backbone", "BACKBONES", "PREPROCESSING_MODES", "get", "names", "build", "preprocess",
@@ -221,6 +221,13 @@ BACKBONES: dict[str, Backbone] = {
                  224, "lite", 0.751,
                  "https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
                  "course_utils.models.lite0", LITE0),
+        Backbone("mobilenet_v2_torch", "MobileNetV2Torch", "MobileNet", 2018,
+                 "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks (2018)",
+                 "inverted residual blocks with linear bottlenecks (torchvision's training)",
+                 224, "torch", 0.71878,
+                 "https://docs.pytorch.org/vision/stable/models/generated/"
+                 "torchvision.models.mobilenet_v2.html",
+                 "course_utils.models.mobilenet_v2_torch", MOBILENET_V2_TORCH),
     )
 }
 

