@@ -93,8 +93,10 @@ def expect_weights_unchanged_after_step(model: Any, base_model: Any, x: Any, y: 
             if id(weight) not in frozen or np.allclose(frozen[id(weight)], np.array(weight)):
                 continue
             if id(weight) in bn_stats:
-                raise AssertionError("BatchNorm statistics changed: call the base with "
-                                     "training=False (base_model(inputs, training=False))")
+                raise AssertionError("BatchNorm statistics changed in a training step: freeze "
+                                     "the BatchNormalization layers (layer.trainable = False); in "
+                                     "Keras 3, base_model(inputs, training=False) alone does not "
+                                     "stop fit from updating them")
             raise AssertionError(f"frozen weight {weight.path} changed: set "
                                  "base_model.trainable = False, then compile again")
     finally:
@@ -133,9 +135,10 @@ def expect_base_called_in_inference_mode(model: Any, base_model: Any) -> None:
                              "(x = base_model(inputs, training=False))")
     for call in calls:
         if call.kwargs.get("training", None) is not False:
-            raise AssertionError("base_model is called without training=False: BatchNorm layers "
-                                 "will update their statistics when you unfreeze; write "
-                                 "base_model(inputs, training=False)")
+            raise AssertionError("base_model is called without training=False: write "
+                                 "base_model(inputs, training=False), the keras.io convention for "
+                                 "a pretrained base (in Keras 3 fit's training=True overrides it, "
+                                 "so also keep BatchNormalization frozen when you unfreeze)")
 
 
 def expect_compiled_after_trainable_change(model: Any) -> None:
