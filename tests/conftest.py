@@ -67,6 +67,23 @@ def isolated_caches(tmp_path_factory) -> dict[str, Path]:
             os.environ[name] = value
 
 
+@pytest.fixture(autouse=True)
+def profile_variable_restored():
+    """Put ``COURSE_PROFILE`` back after every test.
+
+    ``setup_notebook`` and ``course doctor --profile`` write it into ``os.environ`` (helpers and
+    subprocesses see the same choice). Left behind, it would reach whatever a later test in the
+    same worker starts: JupyterLab's kernels in the browser run then load the ``full`` profile's
+    flowers archive offline and fail.
+    """
+    saved = os.environ.get("COURSE_PROFILE")
+    yield
+    if saved is None:
+        os.environ.pop("COURSE_PROFILE", None)
+    else:
+        os.environ["COURSE_PROFILE"] = saved
+
+
 @pytest.fixture(scope="session")
 def lite0_home(isolated_caches) -> Path:
     """The session's ``KERAS_HOME``, holding the converted EfficientNet-Lite0 weights.

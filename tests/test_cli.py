@@ -46,7 +46,9 @@ def test_doctor_says_which_profile_why_and_whether_it_can_run(profile, online, g
                                                              monkeypatch, capsys):
     from course_utils import env
 
-    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    # empty means unset; setenv (not delenv) so that the value the code under test
+    # writes into os.environ is removed again afterwards
+    monkeypatch.setenv("COURSE_PROFILE", "")
     monkeypatch.setattr(env, "has_internet", lambda: online)
     monkeypatch.setattr(env, "gpu_names", lambda: ["/physical_device:GPU:0"] if gpu else [])
     cli.main(["doctor"] + (["--profile", profile] if profile else []))

@@ -98,7 +98,9 @@ def test_setup_notebook_leaves_the_dtype_policy_to_the_lesson(monkeypatch, capsy
 
     from course_utils import setup_notebook
 
-    monkeypatch.delenv("COURSE_PROFILE", raising=False)  # setup_notebook sets it: undone after
+    # empty means unset; setenv (not delenv) so that the value the code under test
+    # writes into os.environ is removed again afterwards
+    monkeypatch.setenv("COURSE_PROFILE", "")
     monkeypatch.setattr(env, "gpu_names", lambda: ["/physical_device:GPU:0"])
     assert setup_notebook("full", report=False).mixed_precision
     assert keras.mixed_precision.global_policy().name == "float32"
@@ -114,7 +116,9 @@ def test_the_lessons_report_says_why_its_profile_was_chosen(parameter, variable,
     from course_utils import setup_notebook
 
     if variable is None:
-        monkeypatch.delenv("COURSE_PROFILE", raising=False)
+        # empty means unset; setenv (not delenv) so that the value the code under test
+        # writes into os.environ is removed again afterwards
+        monkeypatch.setenv("COURSE_PROFILE", "")
     else:
         monkeypatch.setenv("COURSE_PROFILE", variable)
     monkeypatch.setattr(env, "has_internet", lambda: False)
