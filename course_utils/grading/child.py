@@ -4,10 +4,12 @@ The grader (:mod:`.runner`, :mod:`.workers`) starts this module in a child proce
 nbgrader, a dying kernel or a runaway notebook can only end that process. Two ways:
 
 * one command, then exit: ``python -m course_utils.grading.child COMMAND ...`` with
-  ``generate_assignment ROOT ASSIGNMENT``, ``autograde ROOT ASSIGNMENT STUDENT CELL_TIMEOUT``
-  (each writes ``ROOT/result.json``) or ``execute SOURCE TARGET CELL_TIMEOUT`` (the feedback run);
+  ``generate_assignment ROOT ASSIGNMENT``, ``autograde ROOT ASSIGNMENT STUDENT CELL_TIMEOUT
+  NOTEBOOK_TIMEOUT`` (each writes ``ROOT/result.json``) or ``execute SOURCE TARGET CELL_TIMEOUT``
+  (the feedback run);
 * ``serve``: a long-lived worker that keeps nbgrader imported and reads one JSON job a line on
-  stdin (``root``, ``assignment``, ``student``, ``cell_timeout``, ``files``, ``preload``),
+  stdin (``root``, ``assignment``, ``student``, ``cell_timeout``, ``notebook_timeout``,
+  ``files``, ``preload``),
   autogrades it like ``autograde`` and answers on stdout. It keeps one spare kernel booting (see
   :class:`Spares`) while it grades, so the next student's kernel has already imported
   TensorFlow; every kernel serves exactly one student and is then shut down.
@@ -29,8 +31,13 @@ HISTORY = ["--HistoryManager.hist_file=:memory:"]  # what nbclient passes to IPy
 
 
 def run_nbgrader(command: str, root: Path, assignment: str, student: str | None = None,
-                 cell_timeout: int = 120) -> dict:
-    """Run an nbgrader command through its Python API in ``root``."""
+                 cell_timeout: int = 120, notebook_timeout: int | None = None) -> dict:
+    """Run an nbgrader command through its Python API in ``root``.
+
+    ``notebook_timeout`` (the grader's limit for the whole notebook, which it enforces by
+    killing this process) also bounds how long a cell's output may take to arrive once the cell
+    has ended or been interrupted (nbclient's ``iopub_timeout``); None keeps nbclient's 4 s.
+    """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
@@ -40,6 +47,15 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     overrides = Config()
     overrides.CourseDirectory.root = str(root)
     overrides.Execute.timeout = cell_timeout
+    if notebook_timeout is not None:
+        # After a cell's reply nbclient waits iopub_timeout s for the rest of its output, and
+        # nbgrader (raise_on_iopub_timeout) fails the whole notebook when it runs out. After a
+        # cell that prints in a loop is interrupted at the cell timeout, that rest is what the
+        # kernel printed but this process has not read yet: tens of MB, which a loaded machine
+        # reads in more than nbclient's 4 s (and in more than the cell timeout), so an endless
+        # loop was reported as "nbgrader could not grade" instead of a timed-out cell. Reading
+        # it is progress, not a hang: only the notebook's own limit bounds it.
+        overrides.Execute.iopub_timeout = notebook_timeout
     overrides.GuardedExecute.sandbox = os.environ.get("COURSE_SANDBOX") == "1"
     overrides.GuardedExecute.report = str(root / GUARD_REPORT)
     if os.environ.get("COURSE_GRADEBOOK"):
@@ -71,12 +87,14 @@ def execute_notebook(source: Path, target: Path, cell_timeout: int, sandbox: boo
     nbformat.write(nb, target)
 
 
-def _autograde(root: Path, assignment: str, student: str, cell_timeout: int) -> None:
+def _autograde(root: Path, assignment: str, student: str, cell_timeout: int,
+               notebook_timeout: int) -> None:
     """Autograde one student in ``root`` and write ``root/result.json``."""
     home = os.getcwd()  # the parent removes root afterwards: a worker must not stay in it
     os.chdir(root)
     try:
-        outcome = run_nbgrader("autograde", root, assignment, student, cell_timeout)
+        outcome = run_nbgrader("autograde", root, assignment, student, cell_timeout,
+                               notebook_timeout)
     except Exception as exc:  # reported to the parent, which gives the student a reason
         outcome = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
     finally:
@@ -165,7 +183,7 @@ def serve() -> int:
             execute.PRESTARTED[:] = [manager]
             try:
                 _autograde(Path(job["root"]), job["assignment"], job["student"],
-                           int(job["cell_timeout"]))
+                           int(job["cell_timeout"]), int(job["notebook_timeout"]))
             finally:
                 execute.PRESTARTED.clear()
                 spares.stop(manager)
@@ -186,8 +204,8 @@ def _main(argv: list[str]) -> int:
             print(f"{type(exc).__name__}: {exc}")
             return 1
         return 0
-    if argv[0] == "autograde":  # autograde ROOT ASSIGNMENT STUDENT CELL_TIMEOUT
-        _autograde(Path(argv[1]), argv[2], argv[3], int(argv[4]))
+    if argv[0] == "autograde":  # autograde ROOT ASSIGNMENT STUDENT CELL_TIMEOUT NOTEBOOK_TIMEOUT
+        _autograde(Path(argv[1]), argv[2], argv[3], int(argv[4]), int(argv[5]))
     else:  # generate_assignment ROOT ASSIGNMENT
         root = Path(argv[1])
         os.chdir(root)

@@ -11,7 +11,10 @@ gradebook and the autograded notebook. Only the instructor's process writes ``gr
 ``grades.csv`` and the course folders: a worker never sees them.
 
 A worker that dies mid-batch loses nothing: Dask runs its tasks again on another worker, and each
-task's result is received here once, so no student is recorded twice.
+task's result is received here once, so no student is recorded twice. Two things make that hold
+whatever the timing: the template travels as the result of a task, which Dask recomputes when
+every worker holding it has died (scattered data would be lost for good), and a result is
+released as soon as it is received, so a worker dying later does not have it graded again.
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ def _pack(folder: Path, members: list[str] | None = None) -> bytes:
             if (folder / name).exists():
                 archive.add(folder / name, arcname=name)
     return buffer.getvalue()
+
+
+def _held(archive: bytes) -> bytes:
+    """A template archive as a task's result: Dask can recompute it (see :func:`grade`)."""
+    return archive
 
 
 def _unpack(data: bytes, target: Path) -> None:
@@ -144,7 +152,13 @@ def grade(address: str, found: list[layout.Submission], templates: dict[str, Pat
             for worker, why in client.run(check_worker).items():
                 if why:
                     raise CourseError(f"Dask worker {worker} cannot grade: {why}")
-        packed = {name: client.scatter(_pack(folder), broadcast=True)
+        # Not client.scatter: Dask's Active Memory Manager keeps a scattered key on one worker
+        # once every student still to grade is running there, and scattered data whose last
+        # holder dies cannot be recovered, so killing that worker failed all its students
+        # (FutureCancelledError). A task's result is recomputed from the task (which holds the
+        # archive) on a surviving worker instead.
+        packed = {name: client.submit(_held, _pack(folder), pure=False,
+                                      key=f"template-{name}-{workdir.name}")
                   for name, folder in templates.items()}
         futures = {}
         for index, submission in enumerate(found):
@@ -160,12 +174,19 @@ def grade(address: str, found: list[layout.Submission], templates: dict[str, Pat
                     f"{workdir.name}")
             futures[future] = index
         for future in as_completed(futures):
-            index = futures[future]
+            index = futures.pop(future)
             try:
-                record, archive = future.result()
+                outcome = future.result()
             except Exception as exc:  # noqa: BLE001 (that student's internal error)
-                yield index, exc
+                outcome = exc
+            # Received: release it before yielding (the caller may take its time, or a worker
+            # may die, meanwhile), since Dask recomputes a lost result that is still wanted, and
+            # would grade this student again on a surviving worker, for nothing.
+            future.release()
+            if isinstance(outcome, BaseException):
+                yield index, outcome
                 continue
+            record, archive = outcome
             result = runner.Result(**record)
             if archive:
                 result.folder = workdir / f"{runner.safe_name(result.student)}--{result.assignment}"

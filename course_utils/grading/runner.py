@@ -179,13 +179,14 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
         result.error = str(exc)
         return result
     if worker is None:
-        done = run_child(["autograde", str(folder), assignment, student, str(cell_timeout)],
-                         folder, notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",
-                                                    "COURSE_SANDBOX_PARENT": str(folder)},
-                         memory_limit)
+        done = run_child(["autograde", str(folder), assignment, student, str(cell_timeout),
+                          str(notebook_timeout)], folder, notebook_timeout,
+                         {"COURSE_SANDBOX": "1" if sandbox else "0",
+                          "COURSE_SANDBOX_PARENT": str(folder)}, memory_limit)
     else:
         done = worker.run({"root": str(folder), "assignment": assignment, "student": student,
-                           "cell_timeout": cell_timeout, "files": str(source.parent),
+                           "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
+                           "files": str(source.parent),
                            "preload": kernel_preload(source)}, notebook_timeout, memory_limit)
     result.seconds = time.perf_counter() - start
     if done.stopped == "time":
