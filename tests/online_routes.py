@@ -37,7 +37,6 @@ from course_utils import bench
 BUILD = ROOT / "build" / "routes"
 FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 PHOTOS_PER_CLASS = 8  # split 5 / 1 / 2 per class by course_utils.datasets.split_flowers
-MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
 # Smaller runs than a student's, so both routes fit in CI: papermill parameters per lesson.
 PARAMETERS = {
     "02_backbone_families.ipynb": {"LATENCY_REPEATS": 2, "EFFICIENTNETS_BUILT": ["B0", "B1"]},
@@ -99,7 +98,7 @@ def _weights(models: Path) -> list[Path]:
         with h5py.File(first, "w") as f:
             legacy_h5_format.save_weights_to_hdf5_group(f, model)
         written.append(first)
-        for size in MOBILENET_V2_SIZES:  # the weights' shapes do not depend on the input size
+        for size in source.sizes:  # the weights' shapes do not depend on the input size
             path = models / source.file(include_top, size).name
             if path != first:
                 shutil.copyfile(first, path)
