@@ -167,6 +167,9 @@ def test_second_call_does_not_rebuild(built):
     ({"task": "severity"}, "unknown ELPV task"),
     ({"image_size": 8}, "image_size must be 16..300"),
     ({"samples_per_class": 0}, "samples_per_class must be >= 1"),
+    ({"train_fraction": 0}, "train_fraction must be in"),
+    ({"train_fraction": 1.5}, "train_fraction must be in"),
+    ({"train_fraction": 0.5, "samples_per_class": 3}, "not both"),
 ])
 def test_arguments_are_checked(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -185,3 +188,19 @@ def test_load_reads_elpv_without_changing_the_profile_default(built, monkeypatch
     images, _ = next(iter(val_ds))
     assert images.shape == (8, IMAGE_SIZE, IMAGE_SIZE, 3)
     assert env.select_profile("offline").dataset == "offline"  # still textures
+
+
+def test_a_train_fraction_keeps_the_class_ratio_and_the_whole_val_and_test(tmp_path):
+    whole = elpv.split(elpv.cells())
+    kept = elpv._subset(whole["train"], "defect", None, 0, 0.25)
+    assert set(kept) <= set(whole["train"])
+    for index in range(2):
+        pool = sum(elpv.label(c, "defect") == index for c in whole["train"])
+        assert sum(elpv.label(c, "defect") == index for c in kept) == round(pool * 0.25)
+    assert elpv._subset(whole["train"], "defect", None, 0, 0.25) == kept  # seeded
+    assert elpv._subset(whole["train"], "defect", None, 1, 0.25) != kept
+
+
+def test_load_refuses_a_train_fraction_for_other_datasets():
+    with pytest.raises(ValueError, match="train_fraction is for dataset='elpv'"):
+        datasets.load("offline", train_fraction=0.5)

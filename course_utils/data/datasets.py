@@ -282,12 +282,14 @@ def elpv_dataset(
     image_size: int = 96,
     samples_per_class: int | None = None,
     seed: int = 0,
+    train_fraction: float | None = None,
 ) -> Path:
     """Build (once) the ELPV solar-cell dataset for a task and return its folder.
 
     Args:
         root: parent folder (default :func:`course_utils.paths.data_dir`); files go to
-            ``<root>/course-datasets/elpv-<task>-<image_size>px-seed<seed>[-<n>-per-class]/``
+            ``<root>/course-datasets/elpv-<task>-<image_size>px-seed<seed>[-<n>-per-class]``
+            ``[-train<fraction>]/``
             ``{train,val,test}/<class>/cellNNNN.png`` (grey PNG, as shipped).
         task: ``"defect"`` (functional / defective) or ``"grade"`` (the four defect
             probabilities); see :mod:`course_utils.data.elpv`.
@@ -295,12 +297,15 @@ def elpv_dataset(
         samples_per_class: keep this many train images per class (picked with ``seed``; val and
             test stay whole). None: all (about 1,800 train images).
         seed: seed of the split by module and of the train subset.
+        train_fraction: keep this fraction of each class's train images (the class ratio
+            stays; val and test whole). None: all. Not together with ``samples_per_class``.
 
     Returns:
         The folder with ``train/``, ``val/`` and ``test/`` subfolders.
 
     Raises:
-        ValueError: unknown task, image_size outside 16..300, samples_per_class < 1.
+        ValueError: unknown task, image_size outside 16..300, samples_per_class < 1,
+            train_fraction outside (0, 1] or given with samples_per_class.
         DataError: the ``elpv-dataset`` package is missing or damaged (the message says how to
             reinstall it).
     """
@@ -308,14 +313,17 @@ def elpv_dataset(
         raise ValueError(f"unknown ELPV task {task!r}: use one of {', '.join(elpv.TASKS)}")
     if samples_per_class is not None and samples_per_class < 1:
         raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
+    elpv.check_fraction(train_fraction, samples_per_class)
     base = Path(root) if root is not None else paths.data_dir()
     name = f"elpv-{task}-{image_size}px-seed{seed}"
     if samples_per_class is not None:
         name += f"-{samples_per_class}-per-class"
+    if train_fraction is not None:
+        name += f"-train{train_fraction:g}"
     entry = DATASETS["elpv"]
 
     def build(tmp: Path) -> dict[str, Any]:
-        info = elpv.build(tmp, task, image_size, samples_per_class, seed)
+        info = elpv.build(tmp, task, image_size, samples_per_class, seed, train_fraction)
         return {**info, "source": entry.source, "licence": entry.licence}
 
     return _build_once(base / "course-datasets" / name, build)
@@ -329,6 +337,7 @@ def load(
     seed: int = 0,
     dataset: str | None = None,
     task: str = "defect",
+    train_fraction: float | None = None,
 ) -> tuple[Any, Any, Any, list[str]]:
     """Load the profile's dataset as three ``tf.data.Dataset`` of (images, labels) batches.
 
@@ -342,6 +351,8 @@ def load(
         dataset: ``"elpv"`` to read the solar cells whatever the profile; None: the profile's
             (``"offline"``: textures, ``"flowers"``).
         task: the ELPV task, ``"defect"`` or ``"grade"`` (ignored by the other datasets).
+        train_fraction: ELPV only: keep this fraction of each class's train images (the class
+            ratio stays, unlike ``samples_per_class``); None: all.
 
     Returns:
         ``(train_ds, val_ds, test_ds, class_names)``: images float32 0..255 RGB of shape
@@ -358,11 +369,15 @@ def load(
         profile = select_profile(profile)
     image_size = image_size or profile.image_size
     batch_size = batch_size or profile.batch_size
-    samples_per_class = samples_per_class or profile.samples_per_class
+    if train_fraction is None:  # a fraction replaces the profile's balanced subset
+        samples_per_class = samples_per_class or profile.samples_per_class
     dataset = dataset or profile.dataset
+    if train_fraction is not None and dataset != "elpv":
+        raise ValueError(f"train_fraction is for dataset='elpv', not {dataset!r}: use "
+                         "samples_per_class")
     if dataset == "elpv":
-        folder = elpv_dataset(task=task, image_size=image_size,
-                              samples_per_class=samples_per_class, seed=seed)
+        folder = elpv_dataset(task=task, image_size=image_size, seed=seed,
+                              samples_per_class=samples_per_class, train_fraction=train_fraction)
     elif dataset == "offline":
         folder = offline_dataset(samples_per_class=samples_per_class, seed=seed)
     elif dataset == "flowers":

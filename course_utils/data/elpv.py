@@ -57,6 +57,7 @@ __all__ = [
     "label",
     "split",
     "build",
+    "check_fraction",
 ]
 
 PACKAGE = "elpv_dataset"
@@ -199,7 +200,7 @@ def split(all_cells: list[Cell], seed: int = 0) -> dict[str, list[Cell]]:
 
 
 def build(folder: Path, task: str, image_size: int, samples_per_class: int | None = None,
-          seed: int = 0) -> dict[str, Any]:
+          seed: int = 0, train_fraction: float | None = None) -> dict[str, Any]:
     """Write ``folder/{train,val,test}/<class>/cellNNNN.png``: resized grey copies.
 
     Args:
@@ -209,13 +210,17 @@ def build(folder: Path, task: str, image_size: int, samples_per_class: int | Non
         samples_per_class: keep this many train images per class, picked with ``seed`` (a class
             with fewer keeps all); val and test stay whole. None: all.
         seed: seed of the split and of the train subset.
+        train_fraction: keep this fraction (0 < f <= 1) of each class's train images, picked
+            with ``seed``, so the class ratio stays; val and test stay whole. None: all. Not
+            together with ``samples_per_class``.
 
     Returns:
         The manifest: task, classes, image size, seed, per-split class counts, module blocks
         per split, and the dataset's licence and citation.
 
     Raises:
-        ValueError: unknown task, image_size outside 16..300, samples_per_class < 1.
+        ValueError: unknown task, image_size outside 16..300, samples_per_class < 1,
+            train_fraction outside (0, 1], or both subset options.
         DataError: the package is missing or damaged (see :func:`cells`).
     """
     _check_task(task)
@@ -225,14 +230,15 @@ def build(folder: Path, task: str, image_size: int, samples_per_class: int | Non
         raise ValueError(f"image_size must be 16..{NATIVE_SIZE} px, got {image_size}")
     if samples_per_class is not None and samples_per_class < 1:
         raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
+    check_fraction(train_fraction, samples_per_class)
     from PIL import Image
 
     parts = split(cells(), seed)
     classes = TASKS[task]
     counts: dict[str, dict[str, int]] = {}
     for name, members in parts.items():
-        if name == "train" and samples_per_class is not None:
-            members = _subset(members, task, samples_per_class, seed)
+        if name == "train" and (samples_per_class or train_fraction):
+            members = _subset(members, task, samples_per_class, seed, train_fraction)
         counts[name] = {c: 0 for c in classes}
         for class_name in classes:
             (folder / name / class_name).mkdir(parents=True)
@@ -245,17 +251,32 @@ def build(folder: Path, task: str, image_size: int, samples_per_class: int | Non
             counts[name][class_name] += 1
     return {
         "name": "elpv", "task": task, "classes": list(classes), "image_size": image_size,
-        "samples_per_class": samples_per_class, "seed": seed, "counts": counts,
+        "samples_per_class": samples_per_class, "train_fraction": train_fraction,
+        "seed": seed, "counts": counts,
         "modules": {name: sorted({c.module for c in members}) for name, members in parts.items()},
         "package": PIP_NAME, "labels_sha256": LABELS_SHA256,
     }
 
 
-def _subset(members: list[Cell], task: str, samples_per_class: int, seed: int) -> list[Cell]:
-    """Up to ``samples_per_class`` cells per class, picked at random (seeded) across modules."""
+def check_fraction(train_fraction: float | None, samples_per_class: int | None) -> None:
+    """Refuse a train fraction outside (0, 1] or given together with samples_per_class."""
+    if train_fraction is None:
+        return
+    if samples_per_class is not None:
+        raise ValueError("give samples_per_class (a balanced subset) or train_fraction (the "
+                         "class ratio kept), not both")
+    if isinstance(train_fraction, bool) or not 0 < train_fraction <= 1:
+        raise ValueError(f"train_fraction must be in (0, 1] or None, got {train_fraction!r}")
+
+
+def _subset(members: list[Cell], task: str, samples_per_class: int | None, seed: int,
+            train_fraction: float | None = None) -> list[Cell]:
+    """Per class, ``samples_per_class`` cells or ``train_fraction`` of them (at least one),
+    picked at random (seeded) across modules."""
     chosen: list[Cell] = []
     for index in range(len(TASKS[task])):
         pool = [cell for cell in members if label(cell, task) == index]
         random.Random(f"{seed}-{task}-{index}").shuffle(pool)
-        chosen += pool[:samples_per_class]
+        keep = samples_per_class or max(1, round(len(pool) * train_fraction))
+        chosen += pool[:keep]
     return chosen
