@@ -79,6 +79,29 @@ def _corpus(root: Path, secrets: list[str], port: int):
     nb["builtins_patch"] = _answer_with(answer, 1, WRONG_DOUBLE + (
         "\nimport builtins, math\nbuiltins.abs = lambda x: 0\n"
         "math.isclose = lambda *a, **k: True"))
+    # --- what a test cell shows or returns: nbgrader reads an execute_result as partial credit --
+    nb["displayhook"] = _answer_with(answer, 1, (
+        "def double(x):\n    get_ipython().displayhook('all the points')\n    return x + 2"))
+    nb["audit_hook"] = _answer_with(answer, 1, WRONG_DOUBLE + (
+        "\nimport sys\nsys.addaudithook(lambda event, args: get_ipython().displayhook(1.0)\n"
+        "                 if event == 'compile' and 'canary' not in str(args) else None)"))
+    nb["displays"] = _answer_with(answer, 1, (
+        "def double(x):\n    from IPython.display import display\n"
+        "    display({'text/plain': '1.0'}, raw=True)\n    return x + 2"))
+    # --- limits the kernel cannot step around: a full /tmp, a huge file, a nested namespace ---
+    nb["limits_hold"] = _before_answers(answer, (
+        "import ctypes, os\nescaped = []\n"
+        "def fill(paths, size):\n    try:\n        for path in paths:\n"
+        "            with open(path, 'wb') as handle:\n"
+        "                for _ in range(size // 2**20):\n"
+        "                    handle.write(b'x' * 2**20)\n"
+        "        escaped.append(paths[0])\n    except OSError:\n        pass\n"
+        "    for path in paths:\n        if os.path.exists(path):\n            os.remove(path)\n"
+        "fill([f'/tmp/fill{i}' for i in range(7)], 100 * 2**20)  # 700 MB in files of 100 MB\n"
+        "fill(['big.bin'], 600 * 2**20)  # one file of 600 MB\n"
+        "if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0:  # CLONE_NEWUSER\n"
+        "    escaped.append('user namespace')\nprint('escaped:', escaped)\n"), animal=(
+        "def animal():\n    return 'dog' if escaped else 'cat'"))
     # --- reading or writing what grades it; network; processes left behind --------------------
     probe = (
         "import os, glob, socket\nSECRETS = " + repr(secrets) + "\n"
@@ -138,6 +161,9 @@ def _corpus(root: Path, secrets: list[str], port: int):
         "        print(base64.b64decode(payload).decode())\n"
         "print(base64.b64encode(chr(10).join(In).encode()).decode())"))
     nb["leaks_hidden_tests"] = leak
+    nb["own_line_in_hidden_test"] = _answer_with(answer, 1, (
+        "from course_utils import checks\n\ndef double(x):\n    return 2 * x\n\n"
+        'checks.expect_number(double(-21), -42, name="double(-21)")  # my own check'))
     nb["marker_in_code"] = _answer_with(answer, 3, (
         "def animal():\n    # ### BEGIN HIDDEN TESTS (a student's comment)\n    return 'cat'"))
     return nb
@@ -153,6 +179,10 @@ EXPECTED = {
     "showtraceback": (1, None),
     "event_callback": (1, None),
     "builtins_patch": (1, None),
+    "displayhook": (1, None),  # 3 when a displayed value counted as partial credit
+    "audit_hook": (1, None),
+    "displays": (1, None),
+    "limits_hold": (3, None),  # every limit held, so animal() said "cat"
     "reads_outside": (2, None),  # found nothing, so animal() said "dog"
     "forges_results": (1, None),
     "leaves_process": (1, None),
@@ -172,6 +202,7 @@ EXPECTED = {
     "extra_notebook": (3, None),
     "leaks_hidden_tests": (3, None),
     "marker_in_code": (3, None),
+    "own_line_in_hidden_test": (3, None),
 }
 HONEST = [f"honest_{i}" for i in range(4)]
 
@@ -274,18 +305,21 @@ def test_notes_for_wrong_and_extra_notebooks(graded):
 
 def test_feedback_never_shows_hidden_tests(course, graded):
     """Feedback comes from a visible-tests run: what the scoring run printed never reaches it,
-    and a student's own marker comment costs nobody their page."""
+    and a student's own marker comment, or their own copy of a hidden line, costs nobody their
+    page."""
     students = ["leaks_hidden_tests", "marker_in_code", "honest_0", "input_transformer",
-                "many_lines"]
+                "many_lines", "own_line_in_hidden_test"]
     pages = {p.parts[-3]: p.read_text() for p in feedback.feedback(
         "toy", root=course, students=students, workers=2, cell_timeout=5)}
     assert sorted(pages) == sorted(set(students) - {"input_transformer"})  # never autograded
-    hidden = 'double(-21), -42'
+    hidden = 'checks.expect_number(double(-21), -42, name="double(-21)")'
+    own = pages.pop("own_line_in_hidden_test")  # wrote a hidden test's line: sees only that
+    assert feedback.leaks(own, {hidden}) == [hidden] and "Score: 2 / 2" in own
     for page in pages.values():
-        assert hidden not in page and "Score: 2 / 2" in page
+        assert feedback.leaks(page, {hidden}) == [] and "Score: 2 / 2" in page
     printed = re.findall(r"[A-Za-z0-9+/=]{40,}", pages["leaks_hidden_tests"])
     decoded = [base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace")
                for run in printed]
     assert any("double(2), 4" in text for text in decoded)  # the student did print In ...
-    assert not any(hidden in text for text in decoded)  # ... which held no hidden test
+    assert not any("double(-21), -42" in text for text in decoded)  # ... no hidden test
     assert "more lines not shown" in pages["many_lines"]

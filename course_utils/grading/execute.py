@@ -6,6 +6,9 @@ when ``GuardedExecute.sandbox`` is on (``course autograde`` turns it on). For ea
 cell it sends one line that makes :func:`.guard.run` restore a clean state and run the test's
 code, printing a fresh random token only if the code ran to its end. Then, on this side:
 
+* a test cell keeps only its printed text and its error: what it displays or returns
+  (``execute_result``, ``display_data``) is dropped, since nbgrader would read an
+  ``execute_result`` shown before an error as partial credit;
 * a test cell whose output holds neither its token nor an error did not run (an input
   transformer, a patched ``run_cell`` ...): it gets an error output, scores 0, and the
   submission is reported as tampered;
@@ -39,6 +42,7 @@ from .sandbox import GuardedKernelManager, SandboxedKernelManager
 __all__ = ["GuardedExecute", "PRESTARTED", "is_test_cell"]
 
 PRESTARTED: list = []  # a started kernel manager for the next notebook (see the docstring)
+DISPLAYED = ("execute_result", "display_data")  # outputs dropped from test cells
 
 
 def is_test_cell(cell) -> bool:
@@ -114,6 +118,9 @@ class GuardedExecute(Execute):
         finally:
             cell.source = original
         ran = _take_token(cell, token)
+        # nbgrader gives partial credit from an execute_result shown before a test's error (any
+        # non-number as full marks): what a test cell displays or returns never counts
+        cell.outputs = [out for out in cell.outputs if out.output_type not in DISPLAYED]
         for output in cell.outputs:  # the guard's own frames say nothing about the answer
             if output.output_type == "error":
                 output.traceback = [line for line in output.traceback

@@ -75,6 +75,12 @@ def _visible_notebook(submitted: Path, release: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def _own_lines(nb: nbformat.NotebookNode) -> set[str]:
+    """The stripped lines of every cell of ``nb`` but its (released) test cells."""
+    return {line.strip() for cell in nb.cells if not is_test_cell(cell)
+            for line in cell.source.splitlines()}
+
+
 def _scores(gradebook_path: Path, assignment: str, stem: str, student: str) -> dict[str, tuple]:
     from nbgrader.api import Gradebook
 
@@ -126,9 +132,12 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
         notebook = tmp / "notebook" / f"{stem}.ipynb"  # alone in its folder: the kernel's files
         notebook.parent.mkdir()
         try:
-            nbformat.write(_visible_notebook(submitted, release), notebook)
+            visible = _visible_notebook(submitted, release)
         except (SubmissionError, OSError) as exc:
             raise CourseError(f"cannot read the submission: {exc}") from None
+        own = _own_lines(visible)  # a hidden line the student wrote themselves tells them nothing
+        hidden = {line for line in hidden if not any(line in mine for mine in own)}
+        nbformat.write(visible, notebook)
         done = processes.run_child(
             ["execute", str(notebook), str(tmp / "ran.ipynb"), str(cell_timeout)],
             tmp, notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",

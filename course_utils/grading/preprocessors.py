@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from . import markers
+
 __all__ = ["StripStderr", "TrimHiddenTracebacks"]
 
 
@@ -31,7 +33,7 @@ class TrimHiddenTracebacks(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell, resources, cell_index):  # noqa: D102 (nbconvert's API)
-        if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
+        if cell.cell_type == "code" and markers.has_hidden(cell.source):
             for output in cell.outputs:
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]

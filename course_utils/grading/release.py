@@ -7,7 +7,6 @@ written: no solution region, no hidden test (marker or code) and no file besides
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,13 +14,12 @@ from pathlib import Path
 import nbformat
 
 from ..errors import CourseError
-from . import course, runner
+from . import course, markers, runner
 
 __all__ = ["EXTRA_FILES", "FORBIDDEN", "release", "hidden_test_lines", "check_released"]
 
 EXTRA_FILES: dict[str, tuple[str, ...]] = {}  # assignment -> files students also receive
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
 def hidden_test_lines(notebook: Path) -> set[str]:
@@ -32,9 +30,9 @@ def hidden_test_lines(notebook: Path) -> set[str]:
     """
     hidden, visible = set(), set()
     for cell in nbformat.read(notebook, as_version=4).cells:
-        for block in _HIDDEN.findall(cell.source):
-            hidden.update(line.strip() for line in block.splitlines() if len(line.strip()) > 8)
-        visible.update(line.strip() for line in _HIDDEN.sub("", cell.source).splitlines())
+        shown, secret = markers.split(cell.source)
+        hidden.update(line.strip() for line in secret if len(line.strip()) > 8)
+        visible.update(line.strip() for line in shown)
     return hidden - visible
 
 

@@ -2,10 +2,12 @@
 
 :class:`GuardedKernelManager` starts :mod:`.kernel` (IPython with the test guard's snapshot)
 instead of the kernelspec's command. :class:`SandboxedKernelManager` starts the same kernel
-under bubblewrap (``bwrap``): its own user (nobody), PID, network, IPC and UTS namespaces, no
-capabilities, ``--die-with-parent``, the system and the Python environment read-only, the
-``course_utils`` package (and nothing else of the repository) read-only, Keras's cache
-read-only, a private ``/tmp``, and one writable folder holding only the files the kernel's
+under bubblewrap (``bwrap``, 0.8 or later): its own user (nobody), PID, network, IPC and UTS
+namespaces, no further user namespaces (``--disable-userns``), no capabilities,
+``--die-with-parent``, the system and the Python environment read-only, the ``course_utils``
+package (and nothing else of the repository) read-only, Keras's cache read-only, a private
+``/tmp`` of at most :data:`TMP_BYTES`, resource limits set by ``prlimit`` (processes, file size,
+CPU time, no core files; see :data:`PROCESSES`), and one writable folder holding only the files the kernel's
 working directory had besides notebooks. It talks to the grader over unix sockets (jupyter's
 ``ipc`` transport) in a folder bound into the sandbox; nothing else is shared. The environment
 is cleared except for a short allow-list (:data:`PASSED_ENV`).
@@ -35,6 +37,14 @@ PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "
               "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_GRADING", "COURSE_KERNEL_PRELOAD")
 # Read-only folders the kernel may read, when set: Keras's cache and the course's weights/data.
 READ_ONLY_ENV = ("KERAS_HOME", "COURSE_WEIGHTS_DIR", "COURSE_DATA_DIR")
+# Limits inside the sandbox (README "Grading: what is limited"): /tmp is a tmpfs of TMP_BYTES,
+# and prlimit sets, for the kernel and all it starts, at most PROCESSES processes and threads of
+# its user (not enforced when the grader runs as root: the kernel's user is root outside), files
+# of at most FILE_BYTES, CPU_SECONDS of CPU time per process, and no core dumps.
+TMP_BYTES = 512 * 2**20
+FILE_BYTES = 512 * 2**20
+PROCESSES = 2048
+CPU_SECONDS = 3600
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: "
                 "`dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
@@ -69,8 +79,8 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None) 
 
     env = os.environ if env is None else env
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
-            "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            "--disable-userns", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
+            "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     for path in _read_only_paths():
         args += ["--ro-bind", str(path), str(path)]
     for path in (work, runtime):
@@ -83,7 +93,8 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None) 
     for name in (*PASSED_ENV, *READ_ONLY_ENV[1:]):
         if env.get(name):
             args += ["--setenv", name, env[name]]
-    return [*args, "--"]
+    return [*args, "--", "prlimit", f"--nproc={PROCESSES}", f"--fsize={FILE_BYTES}",
+            f"--cpu={CPU_SECONDS}", "--core=0", "--"]
 
 
 @functools.cache
@@ -93,6 +104,8 @@ def unavailable_reason() -> str | None:
         return f"the grading sandbox needs Linux (this is {sys.platform})"
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed"
+    if shutil.which("prlimit") is None:
+        return "prlimit (util-linux) is not installed"
     with tempfile.TemporaryDirectory(prefix="course-sandbox-probe-") as tmp:
         probe = subprocess.run([*bwrap_command(Path(tmp), Path(tmp)), sys.executable, "-c", ""],
                                capture_output=True, text=True)
