@@ -46,8 +46,8 @@ FILE_BYTES = 512 * 2**20
 PROCESSES = 2048
 CPU_SECONDS = 3600
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
-INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: "
-                "`dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
+INSTALL_HINT = ("install bubblewrap 0.8 or later (Debian/Ubuntu: `apt-get install bubblewrap`; "
+                "Fedora: `dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
                 "--no-sandbox to grade without one (student code then runs with your rights)")
 
 
