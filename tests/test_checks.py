@@ -202,6 +202,53 @@ def test_inference_mode_call_is_detected(keras):
         checks.expect_base_called_in_inference_mode(sequential, base_model)
 
 
+def test_inference_mode_call_is_found_in_nested_models(keras):
+    """A classifier used as one layer of a bigger model: its call of the base is read too."""
+    base_model = _base(keras)
+    for training, passes in ((False, True), (None, False)):
+        inputs = keras.Input((8, 8, 3))
+        flipped = keras.layers.RandomFlip("horizontal")(inputs)
+        outer = keras.Model(inputs, _classifier(keras, base_model, training)(flipped))
+        if passes:
+            checks.expect_base_called_in_inference_mode(outer, base_model)
+            checks.expect_base_called_in_inference_mode(
+                keras.Sequential([keras.Input((8, 8, 3)), _classifier(keras, base_model, False)]),
+                base_model)
+        else:
+            with pytest.raises(AssertionError, match="training=False"):
+                checks.expect_base_called_in_inference_mode(outer, base_model)
+    with pytest.raises(AssertionError, match="does not call base_model"):
+        checks.expect_base_called_in_inference_mode(_classifier(keras, _base(keras), False),
+                                                    base_model)
+
+
+def test_record_fit_calls_sees_the_validation_data(keras):
+    """fit's arguments are recorded by name, fit still trains, and is put back afterwards."""
+    original = keras.Model.fit
+    rng = np.random.default_rng(0)
+    x, x_test = rng.normal(size=(20, 4)), rng.normal(size=(10, 4))
+    y, y_test = rng.integers(0, 2, 20), rng.integers(0, 2, 10)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with checks.record_fit_calls() as fits:
+        model.fit(x, y, epochs=1, verbose=0, validation_split=0.2)
+        model.fit(x, y, epochs=1, verbose=0, validation_data=(x_test, y_test))
+    assert keras.Model.fit is original and "fit" not in keras.Model.__dict__
+    assert int(model.optimizer.iterations.numpy()) == 2
+    assert [call["validation_split"] for call in fits] == [0.2, 0.0]
+    assert checks.validated_on(fits, x_test) and not checks.validated_on(fits[:1], x_test)
+    assert not checks.validated_on(fits, x)  # the split is cut inside fit: not seen here
+    import tensorflow as tf
+
+    batches = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(4)
+    with checks.record_fit_calls() as fits:
+        model.fit(x, y, epochs=1, verbose=0, validation_data=batches)
+    assert checks.validated_on(fits, x_test) and not checks.validated_on(fits, x)
+    with pytest.raises(RuntimeError), checks.record_fit_calls():
+        raise RuntimeError("the block fails")
+    assert keras.Model.fit is original
+
+
 def test_bn_statistics_change_is_caught_and_weights_restored(keras):
     """Unfrozen base called in training mode: BN statistics move, the check says so."""
     x, y = _data()

@@ -25,7 +25,9 @@ from .models import (
     expect_frozen,
     expect_model,
     expect_weights_unchanged_after_step,
+    record_fit_calls,
     trainable_counts,
+    validated_on,
 )
 from .values import expect_allclose, expect_array, expect_equal, expect_number, expect_type
 
@@ -34,4 +36,5 @@ __all__ = [
     "expect_model", "trainable_counts", "expect_frozen", "expect_bn_frozen",
     "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
     "expect_compiled_after_trainable_change", "expect_activation_matches_loss",
+    "record_fit_calls", "validated_on",
 ]

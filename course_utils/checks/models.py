@@ -8,6 +8,8 @@ Every check raises :class:`AssertionError` with a message that names the pitfall
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ __all__ = [
     "expect_model", "trainable_counts", "expect_frozen", "expect_bn_frozen",
     "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
     "expect_compiled_after_trainable_change", "expect_activation_matches_loss",
+    "record_fit_calls", "validated_on",
 ]
 
 
@@ -104,32 +107,49 @@ def expect_weights_unchanged_after_step(model: Any, base_model: Any, x: Any, y: 
             weight.assign(value)
 
 
+def _base_calls(model: Any, base_model: Any) -> list[Any]:
+    """The recorded calls of ``base_model`` in ``model``'s graph and in the models nested in it.
+
+    Raises:
+        AssertionError: a Sequential model holds ``base_model`` (it cannot pass training=False).
+        course_utils.errors.UnsupportedKerasError: the graph cannot be read on this Keras.
+    """
+    import keras
+
+    from ..runtime import keras_internals
+
+    if isinstance(model, keras.Sequential):  # a Sequential model cannot pass training=False
+        if any(layer is base_model for layer in model.layers):
+            raise AssertionError("base_model is called without training=False: a Sequential "
+                                 "model cannot pass it; build the model with the functional API "
+                                 "(x = base_model(inputs, training=False))")
+        calls, nested = [], list(model.layers)
+    elif isinstance(model, keras_internals.functional_class()):
+        own = keras_internals.layer_calls(model)
+        calls = [c for c in own if c.operation is base_model]
+        nested = [c.operation for c in own]
+    else:
+        return []
+    for layer in nested:
+        if layer is not base_model and layer is not model and isinstance(layer, keras.Model):
+            calls += _base_calls(layer, base_model)
+    return calls
+
+
 def expect_base_called_in_inference_mode(model: Any, base_model: Any) -> None:
     """Check ``model``'s graph calls ``base_model`` with ``training=False``.
 
     Reads the call arguments recorded in the functional graph
-    (:func:`course_utils.runtime.keras_internals.layer_calls`).
+    (:func:`course_utils.runtime.keras_internals.layer_calls`), also inside the models nested in
+    ``model`` (a classifier used as one layer of a bigger model, say).
 
     Raises:
         AssertionError: base not used by the model, or called without ``training=False``.
         course_utils.errors.UnsupportedKerasError: this Keras does not expose the graph where the
             course reads it (the check cannot pass then).
     """
-    import keras
-
-    from ..runtime import keras_internals
-
     expect_model(model)
-    if isinstance(model, keras.Sequential):  # a Sequential model cannot pass training=False
-        if any(layer is base_model for layer in model.layers):
-            raise AssertionError("base_model is called without training=False: a Sequential "
-                                 "model cannot pass it; build the model with the functional API "
-                                 "(x = base_model(inputs, training=False))")
-        calls = []
-    elif isinstance(model, keras_internals.functional_class()):
-        calls = [c for c in keras_internals.layer_calls(model) if c.operation is base_model]
-    else:
-        calls = []
+    calls = _base_calls(model, base_model)
     if not calls:
         raise AssertionError("model does not call base_model: build it with the functional API "
                              "(x = base_model(inputs, training=False))")
@@ -243,3 +263,84 @@ def expect_activation_matches_loss(model: Any) -> None:
                              "from_logits=False: use from_logits=True in the loss")
 
 
+@contextlib.contextmanager
+def record_fit_calls() -> Iterator[list[dict[str, Any]]]:
+    """Record the arguments of every ``keras.Model.fit`` call made inside the ``with`` block.
+
+    ``keras.Model.fit`` is wrapped for the duration of the block (and put back afterwards, also
+    when the block raises); the calls still train as usual.
+
+    Yields:
+        A list that receives, for each call, fit's arguments by name, defaults filled in
+        (``x``, ``y``, ``validation_data``, ``validation_split``, ``callbacks``, ...).
+    """
+    import inspect
+
+    import keras
+
+    own = keras.Model.__dict__.get("fit")
+    original = keras.Model.fit
+    signature = inspect.signature(original)
+    calls: list[dict[str, Any]] = []
+
+    def fit(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        calls.append({name: value for name, value in bound.arguments.items() if name != "self"})
+        return original(self, *args, **kwargs)
+
+    keras.Model.fit = fit
+    try:
+        yield calls
+    finally:
+        if own is None:
+            del keras.Model.fit
+        else:
+            keras.Model.fit = own
+
+
+def _validation_features(validation_data: Any, limit: int = 64) -> np.ndarray | None:
+    """The inputs of fit's ``validation_data`` as a 2-D array of rows (None when unreadable)."""
+    if validation_data is None:
+        return None
+    if isinstance(validation_data, (tuple, list)):
+        features = validation_data[0]
+    elif hasattr(validation_data, "as_numpy_iterator"):  # a tf.data.Dataset
+        batches = []
+        for _, element in zip(range(limit), validation_data.as_numpy_iterator(), strict=False):
+            batches.append(np.asarray(element[0] if isinstance(element, tuple) else element))
+        if not batches:
+            return None
+        features = np.concatenate([b.reshape(len(b), -1) if b.ndim > 1 else b.reshape(1, -1)
+                                   for b in batches])
+    else:
+        return None
+    try:
+        features = np.asarray(features, dtype="float64")
+    except (TypeError, ValueError):
+        return None
+    return features.reshape(len(features), -1) if features.ndim else None
+
+
+def validated_on(fit_calls: list[dict[str, Any]], reference: Any) -> bool:
+    """Whether a recorded ``fit`` call validated on rows of ``reference``.
+
+    Args:
+        fit_calls: what :func:`record_fit_calls` recorded.
+        reference: the features that must not serve as validation data (the test split's, say),
+            an array whose first axis counts samples.
+
+    Returns:
+        True when the inputs of some call's ``validation_data`` (a tuple or list ``(x, y)``, or a
+        ``tf.data.Dataset`` of ``(x, y)``) hold a row of ``reference``.
+    """
+    rows = np.asarray(reference, dtype="float64")
+    rows = rows.reshape(len(rows), -1)
+    known = {row.round(4).tobytes() for row in rows}
+    for call in fit_calls:
+        features = _validation_features(call.get("validation_data"))
+        if features is None or features.shape[1] != rows.shape[1]:
+            continue
+        if any(row.round(4).tobytes() in known for row in features):
+            return True
+    return False
