@@ -199,3 +199,65 @@ def test_backup_callback_resumes_after_interruption(tmp_path):
 def test_backup_callback_rejects_non_paths():
     with pytest.raises(TypeError):
         training.backup_callback(None)
+
+
+def _two_part_model():
+    """A 'body' Dense and a 'head' Dense on 4 inputs, and a batch to fit them on."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(4,))
+    x = keras.layers.Dense(5, activation="relu", name="body")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax", dtype="float32", name="head")(x)
+    rng = np.random.default_rng(0)
+    return keras.Model(inputs, outputs), rng.normal(size=(16, 4)).astype("float32"), rng.integers(0, 3, 16)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_two_rate_adam_moves_the_body_by_its_lower_rate(policy):
+    saved = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model, x, y = _two_part_model()
+        body, head = model.get_layer("body"), model.get_layer("head")
+        optimizer = training.two_rate_adam(body.trainable_variables, learning_rate=1e-2,
+                                           body_learning_rate=1e-4)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        if policy == "mixed_float16":  # compile wrapped it for loss scaling; ours is inside
+            assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        before = {v.path: v.numpy().copy() for v in model.trainable_variables}
+        model.train_on_batch(x, y)
+        for layer, rate in ((body, 1e-4), (head, 1e-2)):
+            # Adam's first step moves each weight with a non-zero gradient by the learning rate
+            steps = np.abs(layer.kernel.numpy() - before[layer.kernel.path])
+            moved = steps[steps > 0]
+            assert moved.size > 0, f"{layer.name} did not move under {policy}"
+            np.testing.assert_allclose(moved.max(), rate, rtol=0.05)
+    finally:
+        keras.mixed_precision.set_global_policy(saved)
+
+
+def test_two_rate_adam_equal_rates_is_plain_adam():
+    runs = []
+    for make in (lambda m: training.two_rate_adam(m.get_layer("body").trainable_variables, 1e-2, 1e-2),
+                 lambda m: keras.optimizers.Adam(1e-2)):
+        model, x, y = _two_part_model()
+        model.compile(optimizer=make(model), loss="sparse_categorical_crossentropy")
+        for _ in range(3):
+            model.train_on_batch(x, y)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [({"body_variables": []}, ValueError),
+     ({"body_variables": [np.zeros(3)]}, TypeError),
+     ({"body_variables": "body"}, TypeError),
+     ({"learning_rate": 0.0}, ValueError),
+     ({"body_learning_rate": -1e-5}, ValueError)],
+)
+def test_two_rate_adam_validates_its_arguments(kwargs, error):
+    model, _, _ = _two_part_model()
+    args = {"body_variables": model.get_layer("body").trainable_variables, **kwargs}
+    with pytest.raises(error):
+        training.two_rate_adam(**args)

@@ -4,6 +4,8 @@
 - :func:`unfreeze_top` opens the top of the base for fine-tuning, keeping BatchNormalization frozen.
 - :func:`trainable_params` / :func:`non_trainable_params` count what ``fit`` will change.
 - :func:`backup_callback` lets an interrupted ``fit`` (a Colab disconnect) resume where it stopped.
+- :func:`two_rate_adam` gives the pretrained body a lower learning rate than the new head, in one
+  ``compile`` (Keras 3 has no ``MultiOptimizer``).
 
 Heads end in a softmax, so compile with ``SparseCategoricalCrossentropy()`` (``from_logits=False``,
 the default) and integer labels. Changing ``trainable`` only takes effect after ``compile``.
@@ -11,6 +13,7 @@ the default) and integer labels. Changing ``trainable`` only takes effect after 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +29,7 @@ __all__ = [
     "trainable_params",
     "non_trainable_params",
     "backup_callback",
+    "two_rate_adam",
 ]
 
 
@@ -153,4 +157,82 @@ def backup_callback(directory: str | Path) -> keras.callbacks.BackupAndRestore:
 
     return keras.callbacks.BackupAndRestore(
         str(directory), save_freq="epoch", double_checkpoint=True, delete_checkpoint=True
+    )
+
+
+@functools.cache
+def _two_rate_adam_class() -> type:
+    """The Adam subclass behind :func:`two_rate_adam`, defined on first use (Keras imports lazily)."""
+    import keras
+
+    class TwoRateAdam(keras.optimizers.Adam):
+        """Adam whose update of the variables in ``body_ids`` uses ``learning_rate * body_factor``."""
+
+        def __init__(self, body_ids: frozenset[int], body_factor: float, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.body_ids = body_ids
+            self.body_factor = body_factor
+
+        def update_step(self, gradient, variable, learning_rate):  # noqa: ANN001, ANN201
+            if id(variable) in self.body_ids:  # a variable of the pretrained body: a smaller step
+                learning_rate = learning_rate * self.body_factor
+            return super().update_step(gradient, variable, learning_rate)
+
+    return TwoRateAdam
+
+
+def two_rate_adam(
+    body_variables: list,
+    learning_rate: float = 1e-3,
+    body_learning_rate: float = 1e-5,
+    **adam_kwargs: object,
+) -> keras.optimizers.Adam:
+    """An Adam optimizer with one learning rate for the new head and a lower one for the body.
+
+    Keras 3 has no ``MultiOptimizer``; this is ``keras.optimizers.Adam`` with its public
+    ``update_step`` overridden: for a variable of the pretrained body, the learning rate it is
+    given is multiplied by ``body_learning_rate / learning_rate`` (Adam's step is about the
+    learning rate whatever the gradient's scale, so scaling the gradient instead would do
+    nothing). Every other trainable variable (the head) gets ``learning_rate``. It works where
+    ``compile`` wraps the optimizer in a ``LossScaleOptimizer`` (``mixed_float16``).
+
+    Args:
+        body_variables: the variables that get the lower rate, e.g.
+            ``base_model.trainable_variables`` after unfreezing its top.
+        learning_rate: the head's learning rate (and Adam's ``learning_rate``).
+        body_learning_rate: the body's learning rate, usually 10-100 times lower.
+        **adam_kwargs: passed on to ``keras.optimizers.Adam`` (``beta_1``, ``epsilon``...).
+
+    Returns:
+        The optimizer, to pass to ``model.compile(optimizer=...)``. It does not save with the
+        model (its class is not registered): recompile with a plain optimizer before
+        ``model.save``, or load with ``compile=False``.
+
+    Raises:
+        TypeError: if ``body_variables`` is not a list or tuple of Keras variables.
+        ValueError: if a learning rate is not a positive number, or ``body_variables`` is empty.
+    """
+    import keras
+
+    if not isinstance(body_variables, list | tuple) or not all(
+        isinstance(v, keras.Variable) for v in body_variables
+    ):
+        raise TypeError("body_variables must be a list of Keras variables, e.g. "
+                        "base_model.trainable_variables")
+    if not body_variables:
+        raise ValueError("body_variables is empty: unfreeze part of the base first "
+                         "(its trainable_variables are the body's)")
+    for name, rate in (("learning_rate", learning_rate), ("body_learning_rate", body_learning_rate)):
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+            raise ValueError(f"{name} must be a positive number, got {rate!r}")
+    # the TensorFlow backend hands update_step the backend variable (v.value), others the
+    # Keras variable: recognise both
+    body_ids = frozenset(id(v) for v in body_variables) | frozenset(
+        id(v.value) for v in body_variables
+    )
+    return _two_rate_adam_class()(
+        body_ids=body_ids,
+        body_factor=body_learning_rate / learning_rate,
+        learning_rate=learning_rate,
+        **adam_kwargs,
     )
