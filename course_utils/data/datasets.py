@@ -304,16 +304,13 @@ def elpv_dataset(
         The folder with ``train/``, ``val/`` and ``test/`` subfolders.
 
     Raises:
+        TypeError: image_size is not an int.
         ValueError: unknown task, image_size outside 16..300, samples_per_class < 1,
             train_fraction outside (0, 1] or given with samples_per_class.
         DataError: the ``elpv-dataset`` package is missing or damaged (the message says how to
             reinstall it).
     """
-    if task not in elpv.TASKS:
-        raise ValueError(f"unknown ELPV task {task!r}: use one of {', '.join(elpv.TASKS)}")
-    if samples_per_class is not None and samples_per_class < 1:
-        raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
-    elpv.check_fraction(train_fraction, samples_per_class)
+    elpv.check_arguments(task, image_size, samples_per_class, train_fraction)
     base = Path(root) if root is not None else paths.data_dir()
     name = f"elpv-{task}-{image_size}px-seed{seed}"
     if samples_per_class is not None:

@@ -57,7 +57,7 @@ __all__ = [
     "label",
     "split",
     "build",
-    "check_fraction",
+    "check_arguments",
 ]
 
 PACKAGE = "elpv_dataset"
@@ -223,14 +223,7 @@ def build(folder: Path, task: str, image_size: int, samples_per_class: int | Non
             train_fraction outside (0, 1], or both subset options.
         DataError: the package is missing or damaged (see :func:`cells`).
     """
-    _check_task(task)
-    if isinstance(image_size, bool) or not isinstance(image_size, int):
-        raise TypeError(f"image_size must be an int, got {image_size!r}")
-    if not 16 <= image_size <= NATIVE_SIZE:
-        raise ValueError(f"image_size must be 16..{NATIVE_SIZE} px, got {image_size}")
-    if samples_per_class is not None and samples_per_class < 1:
-        raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
-    check_fraction(train_fraction, samples_per_class)
+    check_arguments(task, image_size, samples_per_class, train_fraction)
     from PIL import Image
 
     parts = split(cells(), seed)
@@ -258,8 +251,22 @@ def build(folder: Path, task: str, image_size: int, samples_per_class: int | Non
     }
 
 
-def check_fraction(train_fraction: float | None, samples_per_class: int | None) -> None:
-    """Refuse a train fraction outside (0, 1] or given together with samples_per_class."""
+def check_arguments(task: str, image_size: int, samples_per_class: int | None = None,
+                    train_fraction: float | None = None) -> None:
+    """Check :func:`build`'s options before anything is read or written.
+
+    Raises:
+        TypeError: image_size is not an int.
+        ValueError: unknown task, image_size outside 16..300, samples_per_class < 1,
+            train_fraction outside (0, 1], or both subset options.
+    """
+    _check_task(task)
+    if isinstance(image_size, bool) or not isinstance(image_size, int):
+        raise TypeError(f"image_size must be an int, got {image_size!r}")
+    if not 16 <= image_size <= NATIVE_SIZE:
+        raise ValueError(f"image_size must be 16..{NATIVE_SIZE} px, got {image_size}")
+    if samples_per_class is not None and samples_per_class < 1:
+        raise ValueError(f"samples_per_class must be >= 1 or None, got {samples_per_class}")
     if train_fraction is None:
         return
     if samples_per_class is not None:

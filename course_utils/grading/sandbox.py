@@ -7,8 +7,8 @@ namespaces, no further user namespaces (``--disable-userns``), no capabilities,
 ``--die-with-parent``, the system and the Python environment read-only, the ``course_utils``
 package (and nothing else of the repository) read-only, Keras's cache read-only, a private
 ``/tmp`` of at most :data:`TMP_BYTES`, resource limits set by ``prlimit`` (processes, file size,
-CPU time, no core files; see :data:`PROCESSES`), and one writable folder holding only the files the kernel's
-working directory had besides notebooks. It talks to the grader over unix sockets (jupyter's
+CPU time, no core files; see :data:`PROCESSES`), and one writable folder holding only the files
+the kernel's working directory had besides notebooks. It talks to the grader over unix sockets (jupyter's
 ``ipc`` transport) in a folder bound into the sandbox; nothing else is shared. The environment
 is cleared except for a short allow-list (:data:`PASSED_ENV`).
 """
@@ -37,7 +37,7 @@ PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "
               "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_GRADING", "COURSE_KERNEL_PRELOAD")
 # Read-only folders the kernel may read, when set: Keras's cache and the course's weights/data.
 READ_ONLY_ENV = ("KERAS_HOME", "COURSE_WEIGHTS_DIR", "COURSE_DATA_DIR")
-# Limits inside the sandbox (README "Grading: what is limited"): /tmp is a tmpfs of TMP_BYTES,
+# Limits inside the sandbox (README, "The grading sandbox: what student code can and cannot do"): /tmp is a tmpfs of TMP_BYTES,
 # and prlimit sets, for the kernel and all it starts, at most PROCESSES processes and threads of
 # its user (not enforced when the grader runs as root: the kernel's user is root outside), files
 # of at most FILE_BYTES, CPU_SECONDS of CPU time per process, and no core dumps.
