@@ -91,14 +91,15 @@ def _corpus(root: Path, secrets: list[str], port: int):
     # --- limits the kernel cannot step around: a full /tmp, a huge file, a nested namespace ---
     nb["limits_hold"] = _before_answers(answer, (
         "import ctypes, os\nescaped = []\n"
-        "def fill(paths, size):\n    try:\n        for path in paths:\n"
+        "def fill(paths, size, grow):\n    try:\n        for path in paths:\n"
         "            with open(path, 'wb') as handle:\n"
-        "                for _ in range(size // 2**20):\n"
-        "                    handle.write(b'x' * 2**20)\n"
+        "                grow(handle.fileno(), size)\n"
         "        escaped.append(paths[0])\n    except OSError:\n        pass\n"
         "    for path in paths:\n        if os.path.exists(path):\n            os.remove(path)\n"
-        "fill([f'/tmp/fill{i}' for i in range(7)], 100 * 2**20)  # 700 MB in files of 100 MB\n"
-        "fill(['big.bin'], 600 * 2**20)  # one file of 600 MB\n"
+        "# allocated, not written: seconds of writing would meet the cell timeout on a busy machine\n"
+        "fill([f'/tmp/fill{i}' for i in range(7)], 100 * 2**20,\n"
+        "     lambda fd, size: os.posix_fallocate(fd, 0, size))  # 700 MB in files of 100 MB\n"
+        "fill(['big.bin'], 600 * 2**20, os.ftruncate)  # one file of 600 MB\n"
         "if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0:  # CLONE_NEWUSER\n"
         "    escaped.append('user namespace')\nprint('escaped:', escaped)\n"), animal=(
         "def animal():\n    return 'dog' if escaped else 'cat'"))
