@@ -102,29 +102,21 @@ WRONG: dict[str, dict[str, dict[str, str]]] = {
     },
     "ex05_preprocessing": {
         "answers": {
-            "preprocess": (
-                "def preprocess(images, mode):\n"
-                "    x = np.array(images, dtype='float32')\n"
-                "    if mode == 'caffe':\n"
-                "        return x - np.array([103.939, 116.779, 123.68], dtype='float32')\n"
-                "    if mode == 'tf':\n"
-                "        return x / 127.5 - 1.0\n"
-                "    if mode == 'torch':\n"
-                "        return x / 255.0 - np.array([0.485, 0.456, 0.406], dtype='float32')\n"
-                "    if mode == 'builtin':\n"
-                "        return x\n"
-                "    if mode == 'lite':\n"
-                "        return (x - 127.0) / 128.0\n"
-                "    raise ValueError(mode)\n"),
+            "find_contract": (  # the candidate the model is most sure of, right or wrong
+                "def find_contract(model, images, labels, candidates):\n"
+                "    best, best_confidence = None, -1.0\n"
+                "    for name, contract in candidates.items():\n"
+                "        probs = np.asarray(model.predict(contract(np.array(images)), verbose=0))\n"
+                "        confidence = probs.max(axis=1).mean()\n"
+                "        if confidence > best_confidence:\n"
+                "            best, best_confidence = name, confidence\n"
+                "    return best\n"),
             "is_double_scaled": (
                 "def is_double_scaled(images):\n"
                 "    return bool(np.max(images) <= 1.0)\n"),
         },
-        "failures": {"test_preprocess_caffe": "still RGB",
-                     "test_preprocess_torch": "divides by the std",
-                     "test_is_double_scaled": "not double scaling",
-                     # diagnose builds on preprocess: its message points back to Part A
-                     "test_diagnose": "passes Part A"},
+        "failures": {"test_find_contract_true_class": "most confident",
+                     "test_is_double_scaled": "not double scaling"},
     },
     "ex06_model_hubs": {
         "answers": {
@@ -700,23 +692,19 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
         },
     },
     "ex05_preprocessing": {
-        "table_and_in_place_registry": {
+        "top1_and_in_place_registry": {
             "answers": {
-                "preprocess": (  # alternative: a table of (scale, mean, std, flip) per mode
-                    "MODES = {'caffe': (1.0, [103.939, 116.779, 123.68], [1, 1, 1], True),\n"
-                    "         'tf': (1 / 127.5, [1, 1, 1], [1, 1, 1], False),\n"
-                    "         'torch': (1 / 255, [0.485, 0.456, 0.406],"
-                    " [0.229, 0.224, 0.225], False),\n"
-                    "         'builtin': (1.0, [0, 0, 0], [1, 1, 1], False),\n"
-                    "         'lite': (1 / 128, [127 / 128] * 3, [1, 1, 1], False)}\n\n\n"
-                    "def preprocess(images, mode):\n"
-                    "    if mode not in MODES:\n"
-                    "        raise ValueError(f'unknown mode {mode}')\n"
-                    "    scale, mean, std, flip = MODES[mode]\n"
-                    "    x = np.asarray(images, dtype=np.float32) * np.float32(scale)\n"
-                    "    if flip:\n"
-                    "        x = np.flip(x, axis=-1)\n"
-                    "    return ((x - np.float32(mean)) / np.float32(std)).astype(np.float32)\n"),
+                "find_contract": (  # alternative: top-1 hits, one photo at a time, model(x)
+                    "def find_contract(model, images, labels, candidates):\n"
+                    "    best_name, best_hits = None, -1\n"
+                    "    for name, contract in candidates.items():\n"
+                    "        hits = 0\n"
+                    "        for image, label in zip(images, labels):\n"
+                    "            probs = model(contract(np.array(image[None])), training=False)\n"
+                    "            hits += int(np.argmax(probs) == label)\n"
+                    "        if hits > best_hits:\n"
+                    "            best_name, best_hits = name, hits\n"
+                    "    return best_name\n"),
                 "is_double_scaled": (  # alternative: a spread threshold on the std
                     "def is_double_scaled(images):\n"
                     "    return np.std(images) < 0.01\n"),
@@ -732,24 +720,14 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
         },
         "loop_over_hypotheses": {  # every answer correct, written differently
             "answers": {
-                "preprocess": (  # one branch per mode in a match statement
-                    "def preprocess(images, mode):\n"
-                    "    x = np.asarray(images).astype(np.float32)  # astype copies\n"
-                    "    match mode:\n"
-                    "        case 'caffe':\n"
-                    "            return np.flip(x, -1) - np.float32([103.939, 116.779, 123.68])\n"
-                    "        case 'tf':\n"
-                    "            return (x - 127.5) / 127.5\n"
-                    "        case 'torch':\n"
-                    "            x /= 255.0\n"
-                    "            x -= np.float32([0.485, 0.456, 0.406])\n"
-                    "            x /= np.float32([0.229, 0.224, 0.225])\n"
-                    "            return x\n"
-                    "        case 'builtin':\n"
-                    "            return x\n"
-                    "        case 'lite':\n"
-                    "            return x / 128.0 - 127.0 / 128.0\n"
-                    "    raise ValueError(f'unknown mode: {mode}')\n"),
+                "find_contract": (  # the mean log-probability of the true class, sorted()
+                    "def find_contract(model, images, labels, candidates):\n"
+                    "    def log_likelihood(name):\n"
+                    "        probs = keras.ops.convert_to_numpy(model(candidates[name]"
+                    "(np.copy(images))))\n"
+                    "        return np.log(probs[np.arange(len(labels)), list(labels)]"
+                    " + 1e-12).mean()\n"
+                    "    return sorted(candidates, key=log_likelihood)[-1]\n"),
                 "is_double_scaled": (  # the range of the values, with np.ptp
                     "def is_double_scaled(images):\n"
                     "    return np.ptp(np.asarray(images, dtype=np.float64)) < 0.05\n"),
@@ -776,6 +754,13 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
         },
         "double_scaling_from_the_spread": {
             "answers": {
+                "find_contract": (  # each candidate gets the caller's own array
+                    "def find_contract(model, images, labels, candidates):\n"
+                    "    rows = np.arange(len(labels))\n"
+                    "    scores = {name: model.predict(contract(images), verbose=0)"
+                    "[rows, labels].mean()\n"
+                    "              for name, contract in candidates.items()}\n"
+                    "    return max(scores, key=scores.get)\n"),
                 "diagnose": (  # Part B's heuristic instead of a comparison with the contract
                     "def diagnose(pipeline, name, images):\n"
                     "    mode = course_utils.backbones.get(name).preprocessing\n"
@@ -792,25 +777,18 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "        return 'wrong_mode'\n"
                     "    return 'unknown'\n"),
             },
-            "failures": {"test_diagnose": "the spread of the values alone does not show"},
+            "failures": {"test_find_contract_true_class": "its own copy",
+                         "test_diagnose": "the spread of the values alone does not show"},
         },
-        "builtin_view_and_global_photos": {
+        "global_photos": {
             "answers": {
-                "preprocess": (  # "builtin" returns a view of the caller's float32 array
-                    "def preprocess(images, mode):\n"
-                    "    x = np.asarray(images, dtype='float32')\n"
-                    "    if mode == 'caffe':\n"
-                    "        return x[..., ::-1] - np.float32([103.939, 116.779, 123.68])\n"
-                    "    if mode == 'tf':\n"
-                    "        return x / 127.5 - 1.0\n"
-                    "    if mode == 'torch':\n"
-                    "        return (x / 255.0 - np.float32([0.485, 0.456, 0.406]))"
-                    " / np.float32([0.229, 0.224, 0.225])\n"
-                    "    if mode == 'builtin':\n"
-                    "        return x[...]\n"
-                    "    if mode == 'lite':\n"
-                    "        return (x - 127.0) / 128.0\n"
-                    "    raise ValueError(mode)\n"),
+                "find_contract": (  # the notebook's photos and labels, not the arguments
+                    "def find_contract(model, images, labels, candidates):\n"
+                    "    rows = np.arange(len(sample_labels))\n"
+                    "    scores = {name: model.predict(contract(np.array(sample_images)),"
+                    " verbose=0)[rows, sample_labels].mean()\n"
+                    "              for name, contract in candidates.items()}\n"
+                    "    return max(scores, key=scores.get)\n"),
                 "diagnose": (  # the notebook's photos instead of the images argument
                     "def diagnose(pipeline, name, images):\n"
                     "    mode = course_utils.backbones.get(name).preprocessing\n"
@@ -828,8 +806,32 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "        return 'wrong_mode'\n"
                     "    return 'unknown'\n"),
             },
-            "failures": {"test_preprocess_builtin": "shares memory",
+            "failures": {"test_find_contract": "the notebook's sample_images",
                          "test_diagnose": "not on the `images` it was given"},
+        },
+        "name_lookup": {
+            "answers": {
+                "find_contract": (  # the registry's contract of a layer's name: no measurement
+                    "def find_contract(model, images, labels, candidates):\n"
+                    "    for layer in [model, *model.layers]:\n"
+                    "        if layer.name in course_utils.backbones.BACKBONES:\n"
+                    "            return course_utils.backbones.get(layer.name).preprocessing\n"
+                    "    return next(iter(candidates))\n"),
+            },
+            "failures": {"test_find_contract": "don't look it up",
+                         "test_find_contract_true_class": "score every candidate"},
+        },
+        "shared_copy": {
+            "answers": {
+                "find_contract": (  # one copy, shared: an in-place candidate spoils the rest
+                    "def find_contract(model, images, labels, candidates):\n"
+                    "    x = np.array(images, dtype='float32')\n"
+                    "    rows = np.arange(len(labels))\n"
+                    "    scores = {name: model.predict(contract(x), verbose=0)[rows, labels].mean()\n"
+                    "              for name, contract in candidates.items()}\n"
+                    "    return max(scores, key=scores.get)\n"),
+            },
+            "failures": {"test_find_contract_true_class": "an earlier candidate changed them"},
         },
     },
     "ex06_model_hubs": {

@@ -88,7 +88,8 @@ def _corpus(root: Path, secrets: list[str], port: int):
     nb["displays"] = _answer_with(answer, 1, (
         "def double(x):\n    from IPython.display import display\n"
         "    display({'text/plain': '1.0'}, raw=True)\n    return x + 2"))
-    # --- limits the kernel cannot step around: a full /tmp, a huge file, a nested namespace ---
+    # --- limits the kernel cannot step around: a full /tmp, a huge file, a nested namespace,
+    # more processes than allowed (a root grader needs the pids cgroup for that one) ----------
     nb["limits_hold"] = _before_answers(answer, (
         "import ctypes, os\nescaped = []\n"
         "def fill(paths, size, grow):\n    try:\n        for path in paths:\n"
@@ -101,7 +102,13 @@ def _corpus(root: Path, secrets: list[str], port: int):
         "     lambda fd, size: os.posix_fallocate(fd, 0, size))  # 700 MB in files of 100 MB\n"
         "fill(['big.bin'], 600 * 2**20, os.ftruncate)  # one file of 600 MB\n"
         "if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0:  # CLONE_NEWUSER\n"
-        "    escaped.append('user namespace')\nprint('escaped:', escaped)\n"), animal=(
+        "    escaped.append('user namespace')\n"
+        "import threading\nstop, started = threading.Event(), 0\n"
+        "for _ in range(3000):  # threads count as processes: the limit is 2,048\n"
+        "    try:\n        threading.Thread(target=stop.wait, daemon=True).start()\n"
+        "    except RuntimeError:\n        break\n    started += 1\n"
+        "stop.set()\nif started >= 2048:\n    escaped.append('processes')\n"
+        "print('escaped:', escaped)\n"), animal=(
         "def animal():\n    return 'dog' if escaped else 'cat'"))
     # --- reading or writing what grades it; network; processes left behind --------------------
     probe = (

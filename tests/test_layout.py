@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 # is gone, so the list cannot go stale.
 KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 LEAVES = ("course_utils.errors", "course_utils.paths", "course_utils.hashing",
-          "course_utils.atomic", "course_utils.runtime.tf", "course_utils.grading.processes")
+          "course_utils.atomic", "course_utils.runtime.tf", "course_utils.grading.processes",
+          "course_utils.grading.markers", "course_utils.grading.cgroups")
 
 
 def _module_name(path: Path) -> str:

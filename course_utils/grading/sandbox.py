@@ -7,7 +7,8 @@ namespaces, no further user namespaces (``--disable-userns``), no capabilities,
 ``--die-with-parent``, the system and the Python environment read-only, the ``course_utils``
 package (and nothing else of the repository) read-only, Keras's cache read-only, a private
 ``/tmp`` of at most :data:`TMP_BYTES`, resource limits set by ``prlimit`` (processes, file size,
-CPU time, no core files; see :data:`PROCESSES`), and one writable folder holding only the files
+CPU time, no core files; see :data:`PROCESSES`), a ``pids`` cgroup where the grader may create one
+(:mod:`.cgroups`: the process limit then holds for a grader running as root too), and one writable folder holding only the files
 the kernel's working directory had besides notebooks. It talks to the grader over unix sockets (jupyter's
 ``ipc`` transport) in a folder bound into the sandbox; nothing else is shared. The environment
 is cleared except for a short allow-list (:data:`PASSED_ENV`).
@@ -26,6 +27,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 from ..errors import CourseError
+from . import cgroups
 
 __all__ = ["PASSED_ENV", "GuardedKernelManager", "SandboxedKernelManager", "bwrap_command",
            "unavailable_reason", "require", "warm_caches", "copy_assignment_files"]
@@ -39,7 +41,8 @@ PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "
 READ_ONLY_ENV = ("KERAS_HOME", "COURSE_WEIGHTS_DIR", "COURSE_DATA_DIR")
 # Limits inside the sandbox (README, "The grading sandbox: what student code can and cannot do"): /tmp is a tmpfs of TMP_BYTES,
 # and prlimit sets, for the kernel and all it starts, at most PROCESSES processes and threads of
-# its user (not enforced when the grader runs as root: the kernel's user is root outside), files
+# its user (not enforced when the grader runs as root: the kernel's user is root outside; a pids
+# cgroup of PROCESSES then limits the kernel's processes, where one can be created), files
 # of at most FILE_BYTES, CPU_SECONDS of CPU time per process, and no core dumps.
 TMP_BYTES = 512 * 2**20
 FILE_BYTES = 512 * 2**20
@@ -187,6 +190,7 @@ class SandboxedKernelManager(GuardedKernelManager):
     _box: Path | None = None
     _runtime: Path | None = None
     _env: dict[str, str] | None = None
+    _cgroup: Path | None = None
 
     async def _async_pre_start_kernel(self, **kw):
         source = Path(kw.pop("cwd", None) or os.getcwd())
@@ -198,6 +202,7 @@ class SandboxedKernelManager(GuardedKernelManager):
                                               else None))
         runtime = self._runtime
         copy_assignment_files(source, work)
+        self._cgroup = cgroups.make(PROCESSES)
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
         self.connection_file = str(runtime / "kernel.json")
@@ -210,12 +215,16 @@ class SandboxedKernelManager(GuardedKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """``bwrap`` with the sandbox's arguments, then the guarded kernel's command line."""
         assert self._box is not None, "pre_start_kernel sets up the sandbox folders first"
-        return [*bwrap_command(self._box / "work", self._runtime, self._env),
-                *super().format_kernel_cmd(extra_arguments)]
+        command = [*bwrap_command(self._box / "work", self._runtime, self._env),
+                   *super().format_kernel_cmd(extra_arguments)]
+        return command if self._cgroup is None else cgroups.join_command(self._cgroup, command)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if self._box is not None and not restart:
+            if self._cgroup is not None:
+                cgroups.remove(self._cgroup)  # and whatever the kernel left running in it
+                self._cgroup = None
             shutil.rmtree(self._box, ignore_errors=True)
             shutil.rmtree(self._runtime, ignore_errors=True)
             self._box = self._runtime = None
