@@ -82,3 +82,20 @@ def test_a_sandboxed_kernel_cannot_start_more_processes_than_its_limit(tmp_path,
         run_sync(manager.shutdown_kernel)(now=True)
     started = int("".join(printed).split()[-1])
     assert 0 < started < 64, printed  # the kernel's own threads count too
+
+
+def test_a_cgroup_left_by_a_killed_grader_is_removed_by_the_next_one():
+    folder = _make_or_skip(16)
+    cgroups.remove(folder)
+    orphan = folder.parent / f"{cgroups.PREFIX}{2**22 + 1}-dead"  # above Linux's largest pid
+    orphan.mkdir()
+    alive = folder.parent / f"{cgroups.PREFIX}{os.getpid()}-alive"
+    alive.mkdir()
+    try:
+        cgroups.remove(_make_or_skip(16))
+        assert not orphan.exists()
+        assert alive.exists()  # its grader is still running
+    finally:
+        for leftover in (orphan, alive):
+            if leftover.exists():
+                leftover.rmdir()

@@ -5,7 +5,9 @@ it for root: a grader running as root (a container, a CI machine) would let a ke
 processes without bound. A ``pids`` cgroup counts the processes *in the group*, whoever owns them.
 :func:`make` creates one below the grader's own cgroup (cgroup v1's ``pids`` hierarchy, or cgroup
 v2 where the ``pids`` controller is delegated there), :func:`join_command` starts a command inside
-it, and :func:`remove` kills what is left in it and deletes it. Where no cgroup can be created (no
+it, and :func:`remove` kills what is left in it and deletes it. A cgroup's name carries the
+process id of the grader that made it, so that one left behind by a grader that was killed (over
+its time or memory limit) is deleted by the next :func:`make` once it is empty. Where no cgroup can be created (no
 rights, no delegation, not Linux) :func:`make` returns None and the ``prlimit`` limit alone
 applies, as the README's sandbox section says.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 __all__ = ["make", "join_command", "remove"]
 
 ROOT = Path("/sys/fs/cgroup")
+PREFIX = "course-kernel-"  # then the grader's process id and a random part
 
 
 def _own_pids_cgroup() -> Path | None:
@@ -50,7 +53,8 @@ def make(max_pids: int) -> Path | None:
     parent = _own_pids_cgroup()
     if parent is None:
         return None
-    folder = parent / f"course-kernel-{uuid.uuid4().hex[:12]}"
+    _remove_orphans(parent)
+    folder = parent / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         folder.mkdir()
     except OSError:
@@ -61,6 +65,21 @@ def make(max_pids: int) -> Path | None:
     except OSError:
         remove(folder)
         return None
+
+
+def _remove_orphans(parent: Path) -> None:
+    """Delete the empty cgroups under ``parent`` whose grader process is gone."""
+    for folder in parent.glob(f"{PREFIX}*"):
+        owner = folder.name[len(PREFIX):].split("-")[0]
+        try:
+            os.kill(int(owner), 0)  # still running: its cgroups are in use
+        except ProcessLookupError:
+            try:
+                folder.rmdir()  # fails while processes are still in it
+            except OSError:
+                pass
+        except (ValueError, PermissionError):
+            pass
 
 
 def join_command(folder: Path, command: list[str]) -> list[str]:
