@@ -89,7 +89,8 @@ def _corpus(root: Path, secrets: list[str], port: int):
         "def double(x):\n    from IPython.display import display\n"
         "    display({'text/plain': '1.0'}, raw=True)\n    return x + 2"))
     # --- limits the kernel cannot step around: a full /tmp, a huge file, a nested namespace,
-    # more processes than allowed (a root grader needs the pids cgroup for that one) ----------
+    # more processes than allowed (a root grader needs the pids cgroup for that one), a system
+    # call the seccomp filter refuses ---------------------------------------------------------
     nb["limits_hold"] = _before_answers(answer, (
         "import ctypes, os\nescaped = []\n"
         "def fill(paths, size, grow):\n    try:\n        for path in paths:\n"
@@ -108,6 +109,12 @@ def _corpus(root: Path, secrets: list[str], port: int):
         "    try:\n        threading.Thread(target=stop.wait, daemon=True).start()\n"
         "    except RuntimeError:\n        break\n    started += 1\n"
         "stop.set()\nif started >= 2048:\n    escaped.append('processes')\n"
+        "class iovec(ctypes.Structure):  # the seccomp filter refuses reading process memory\n"
+        "    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]\n"
+        "secret, copy = ctypes.create_string_buffer(b'secret'), ctypes.create_string_buffer(6)\n"
+        "if ctypes.CDLL(None).process_vm_readv(os.getpid(), ctypes.byref(iovec(\n"
+        "        ctypes.addressof(copy), 6)), 1, ctypes.byref(iovec(ctypes.addressof(secret), 6)),\n"
+        "        1, 0) == 6:\n    escaped.append('process_vm_readv')\n"
         "print('escaped:', escaped)\n"), animal=(
         "def animal():\n    return 'dog' if escaped else 'cat'"))
     # --- reading or writing what grades it; network; processes left behind --------------------

@@ -8,7 +8,8 @@ namespaces, no further user namespaces (``--disable-userns``), no capabilities,
 package (and nothing else of the repository) read-only, Keras's cache read-only, a private
 ``/tmp`` of at most :data:`TMP_BYTES`, resource limits set by ``prlimit`` (processes, file size,
 CPU time, no core files; see :data:`PROCESSES`), a ``pids`` cgroup where the grader may create one
-(:mod:`.cgroups`: the process limit then holds for a grader running as root too), and one writable folder holding only the files
+(:mod:`.cgroups`: the process limit then holds for a grader running as root too), a seccomp
+filter where libseccomp is available (:mod:`.syscalls`), and one writable folder holding only the files
 the kernel's working directory had besides notebooks. It talks to the grader over unix sockets (jupyter's
 ``ipc`` transport) in a folder bound into the sandbox; nothing else is shared. The environment
 is cleared except for a short allow-list (:data:`PASSED_ENV`).
@@ -27,7 +28,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 from ..errors import CourseError
-from . import cgroups
+from . import cgroups, syscalls
 
 __all__ = ["PASSED_ENV", "GuardedKernelManager", "SandboxedKernelManager", "bwrap_command",
            "unavailable_reason", "require", "warm_caches", "copy_assignment_files"]
@@ -69,7 +70,8 @@ def _read_only_paths() -> list[Path]:
     return [p for p in dict.fromkeys(paths) if p.exists()]
 
 
-def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None) -> list[str]:
+def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None,
+                  seccomp: bool = False) -> list[str]:
     """The ``bwrap`` arguments that put a kernel in the sandbox (the kernel command follows).
 
     Args:
@@ -77,6 +79,8 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None) 
         runtime: the folder holding the connection file and the ipc sockets.
         env: the environment the allow-listed variables are taken from (default: this
             process's).
+        seccomp: install the seccomp filter that file descriptor 9 holds
+            (:func:`.syscalls.with_filter` opens it).
     """
     from ..paths import keras_home
 
@@ -84,6 +88,8 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None) 
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
             "--disable-userns", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
+    if seccomp:
+        args += ["--seccomp", "9"]
     for path in _read_only_paths():
         args += ["--ro-bind", str(path), str(path)]
     for path in (work, runtime):
@@ -191,6 +197,7 @@ class SandboxedKernelManager(GuardedKernelManager):
     _runtime: Path | None = None
     _env: dict[str, str] | None = None
     _cgroup: Path | None = None
+    _filter: Path | None = None
 
     async def _async_pre_start_kernel(self, **kw):
         source = Path(kw.pop("cwd", None) or os.getcwd())
@@ -203,6 +210,7 @@ class SandboxedKernelManager(GuardedKernelManager):
         runtime = self._runtime
         copy_assignment_files(source, work)
         self._cgroup = cgroups.make(PROCESSES)
+        self._filter = syscalls.write_filter(self._box / "seccomp.bpf")  # outside work: unseen
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
         self.connection_file = str(runtime / "kernel.json")
@@ -215,8 +223,11 @@ class SandboxedKernelManager(GuardedKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """``bwrap`` with the sandbox's arguments, then the guarded kernel's command line."""
         assert self._box is not None, "pre_start_kernel sets up the sandbox folders first"
-        command = [*bwrap_command(self._box / "work", self._runtime, self._env),
+        command = [*bwrap_command(self._box / "work", self._runtime, self._env,
+                                  seccomp=self._filter is not None),
                    *super().format_kernel_cmd(extra_arguments)]
+        if self._filter is not None:
+            command = syscalls.with_filter(self._filter, command)
         return command if self._cgroup is None else cgroups.join_command(self._cgroup, command)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
