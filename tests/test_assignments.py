@@ -131,9 +131,18 @@ WRONG: dict[str, dict[str, dict[str, str]]] = {
                 "    rows = [r for r in table if r['modality'] == modality and r['task'] == task\n"
                 "            and r['millions'] <= max_millions]\n"
                 "    return [r['name'] for r in sorted(rows, key=lambda r: r['millions'])]\n"),
+            "iou": (  # the intersection's height and width not clipped at 0
+                "def iou(box_a, box_b):\n"
+                "    h = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])\n"
+                "    w = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])\n"
+                "    area_a = (box_a[2] - box_a[0]) * (box_a[3] - box_a[1])\n"
+                "    area_b = (box_b[2] - box_b[0]) * (box_b[3] - box_b[1])\n"
+                "    union = area_a + area_b - h * w\n"
+                "    return h * w / union if union > 0 else 0.0\n"),
         },
         "failures": {"test_hub_classifier": "pass trainable=False",
-                     "test_candidates": "YOLOv8n is AGPL-3.0"},
+                     "test_candidates": "YOLOv8n is AGPL-3.0",
+                     "test_iou": "clip them at 0"},
     },
 }
 
@@ -835,7 +844,7 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
         },
     },
     "ex06_model_hubs": {
-        "sequential_loops_and_search": {  # every answer correct, written differently
+        "sequential_loops_and_python_sweep": {  # every answer correct, written differently
             "answers": {
                 "hub_classifier": (  # a Sequential model
                     "def hub_classifier(savedmodel_dir, input_shape, num_classes,"
@@ -858,12 +867,95 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "            continue\n"
                     "        found.append((row['millions'], row['name']))\n"
                     "    return [name for _, name in sorted(found)]\n"),
-                "nearest": (  # the course's search helper
-                    "def nearest(query, corpus):\n"
-                    "    sentence, score = course_utils.text.search(query, corpus, top_k=1)[0]\n"
-                    "    return sentence, float(score)\n"),
+                "duplicates": (
+                    # pair_similarities: one embed call, normalised again, a list of floats
+                    "def pair_similarities(pairs):\n"
+                    "    vectors = course_utils.text.embed([s for pair in pairs for s in pair])\n"
+                    "    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
+                    "    return [float(a @ b) for a, b in zip(vectors[0::2], vectors[1::2])]\n"
+                    "\n\n"
+                    # choose_threshold: pure Python: the similarities themselves, then inf
+                    "def choose_threshold(similarities, same):\n"
+                    "    best_threshold = float('inf')\n"
+                    "    best_correct = sum(not label for label in same)\n"
+                    "    for threshold in sorted(set(similarities)):\n"
+                    "        correct = sum((value >= threshold) == bool(label)\n"
+                    "                      for value, label in zip(similarities, same))\n"
+                    "        if correct > best_correct:\n"
+                    "            best_threshold, best_correct = threshold, correct\n"
+                    "    return best_threshold\n"),
             },
             "failures": {},
+        },
+        "distance_and_fixed_half": {
+            "answers": {
+                "duplicates": (
+                    # pair_similarities: the Euclidean distance: small = similar
+                    "def pair_similarities(pairs):\n"
+                    "    a = course_utils.text.embed([p[0] for p in pairs])\n"
+                    "    b = course_utils.text.embed([p[1] for p in pairs])\n"
+                    "    return np.linalg.norm(a - b, axis=1)\n"
+                    "\n\n"
+                    # choose_threshold: a fixed 0.5, as if similarities were probabilities
+                    "def choose_threshold(similarities, same):\n"
+                    "    return 0.5\n"),
+            },
+            "failures": {"test_pair_similarities": "the Euclidean distances",
+                         "test_choose_threshold": "0.5 is not a property"},
+        },
+        "matrix_and_greater_than": {
+            "answers": {
+                "duplicates": (
+                    # pair_similarities: every first sentence against every second one
+                    "def pair_similarities(pairs):\n"
+                    "    a = course_utils.text.embed([p[0] for p in pairs])\n"
+                    "    b = course_utils.text.embed([p[1] for p in pairs])\n"
+                    "    return a @ b.T\n"
+                    "\n\n"
+                    # choose_threshold: chosen for similarity > threshold, not >=
+                    "def choose_threshold(similarities, same):\n"
+                    "    similarities, same = np.asarray(similarities), np.asarray(same)\n"
+                    "    accuracies = [np.mean((similarities > t) == same) for t in similarities]\n"
+                    "    return float(similarities[np.argmax(accuracies)])\n"),
+            },
+            "failures": {"test_pair_similarities": "the diagonal",
+                         "test_choose_threshold": "greater OR EQUAL"},
+        },
+        "cosine_distance_and_hard_coded": {
+            "answers": {
+                "duplicates": (
+                    # pair_similarities: 1 - cosine: a distance
+                    "def pair_similarities(pairs):\n"
+                    "    a = course_utils.text.embed([p[0] for p in pairs])\n"
+                    "    b = course_utils.text.embed([p[1] for p in pairs])\n"
+                    "    return 1 - np.sum(a * b, axis=1)\n"
+                    "\n\n"
+                    # choose_threshold: read off TUNE_PAIRS once, hard-coded
+                    "def choose_threshold(similarities, same):\n"
+                    "    return 0.65\n"),
+            },
+            "failures": {"test_pair_similarities": "1 - cosine",
+                         "test_choose_threshold": "a hard-coded value?"},
+        },
+        "per_pair_and_no_candidate_above": {
+            "answers": {
+                "duplicates": (
+                    # pair_similarities: correct: one embed call per pair, a NumPy array
+                    "def pair_similarities(pairs):\n"
+                    "    found = []\n"
+                    "    for a, b in pairs:\n"
+                    "        vector_a, vector_b = course_utils.text.embed([a, b])\n"
+                    "        found.append(vector_a @ vector_b)\n"
+                    "    return np.array(found)\n"
+                    "\n\n"
+                    # choose_threshold: only the similarities as candidates: none above all
+                    "def choose_threshold(similarities, same):\n"
+                    "    similarities, same = np.asarray(similarities), np.asarray(same)\n"
+                    "    candidates = np.sort(similarities)\n"
+                    "    accuracies = [np.mean((similarities >= t) == same) for t in candidates]\n"
+                    "    return float(candidates[np.argmax(accuracies)])\n"),
+            },
+            "failures": {"test_choose_threshold": "ABOVE every similarity"},
         },
         "fixed_endpoint_and_largest_first": {
             "answers": {
@@ -884,6 +976,138 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
             },
             "failures": {"test_hub_classifier": "call_endpoint=endpoint",
                          "test_candidates": "smallest first"},
+        },
+        "detection_loops_and_per_anchor": {  # Part D correct, written differently
+            "answers": {
+                "iou": (  # NumPy, np.clip, the zero union tested first
+                    "def iou(box_a, box_b):\n"
+                    "    a, b = np.asarray(box_a, dtype=float), np.asarray(box_b, dtype=float)\n"
+                    "    low, high = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])\n"
+                    "    intersection = np.prod(np.clip(high - low, 0, None))\n"
+                    "    union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - intersection\n"
+                    "    if union <= 0:\n"
+                    "        return 0.0\n"
+                    "    return float(intersection / union)\n"),
+                "nms": (  # pure Python calling iou, a stable sort by descending score
+                    "def nms(boxes, scores, iou_threshold):\n"
+                    "    order = sorted(range(len(scores)), key=lambda i: -scores[i])\n"
+                    "    kept = []\n"
+                    "    for i in order:\n"
+                    "        if all(iou(boxes[i], boxes[j]) <= iou_threshold for j in kept):\n"
+                    "            kept.append(i)\n"
+                    "    return kept\n"),
+                "decode": (  # one anchor at a time
+                    "def decode(anchors, raw, input_size):\n"
+                    "    boxes = []\n"
+                    "    for (x, y), (dx, dy, w, h) in zip(anchors, np.asarray(raw)[:, :4]):\n"
+                    "        cx, cy = x + dx / input_size, y + dy / input_size\n"
+                    "        half_w, half_h = w / input_size / 2, h / input_size / 2\n"
+                    "        boxes.append([cy - half_h, cx - half_w, cy + half_h, cx + half_w])\n"
+                    "    return np.array(boxes, dtype=float).reshape(-1, 4)\n"),
+            },
+            "failures": {},
+        },
+        "detection_vectorised": {  # Part D correct, vectorised, nms returns an array
+            "answers": {
+                "iou": (  # plain floats, 0.0 for a zero-area box
+                    "def iou(box_a, box_b):\n"
+                    "    ya1, xa1, ya2, xa2 = box_a\n"
+                    "    yb1, xb1, yb2, xb2 = box_b\n"
+                    "    area_a, area_b = (ya2 - ya1) * (xa2 - xa1), (yb2 - yb1) * (xb2 - xb1)\n"
+                    "    if area_a <= 0 or area_b <= 0:\n"
+                    "        return 0.0\n"
+                    "    h = min(ya2, yb2) - max(ya1, yb1)\n"
+                    "    w = min(xa2, xb2) - max(xa1, xb1)\n"
+                    "    if h <= 0 or w <= 0:\n"
+                    "        return 0.0\n"
+                    "    return h * w / (area_a + area_b - h * w)\n"),
+                "nms": (  # the classic loop that drops what the best box suppresses
+                    "def nms(boxes, scores, iou_threshold):\n"
+                    "    boxes = np.asarray(boxes, dtype=float)\n"
+                    "    order = np.argsort(-np.asarray(scores), kind='stable')\n"
+                    "    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])\n"
+                    "    keep = []\n"
+                    "    while order.size:\n"
+                    "        best, rest = order[0], order[1:]\n"
+                    "        keep.append(best)\n"
+                    "        top = np.maximum(boxes[best, 0], boxes[rest, 0])\n"
+                    "        left = np.maximum(boxes[best, 1], boxes[rest, 1])\n"
+                    "        bottom = np.minimum(boxes[best, 2], boxes[rest, 2])\n"
+                    "        right = np.minimum(boxes[best, 3], boxes[rest, 3])\n"
+                    "        inter = np.maximum(bottom - top, 0) * np.maximum(right - left, 0)\n"
+                    "        union = areas[best] + areas[rest] - inter\n"
+                    "        safe = np.where(union > 0, union, 1)\n"
+                    "        overlap = np.where(union > 0, inter / safe, 0)\n"
+                    "        order = rest[overlap <= iou_threshold]\n"
+                    "    return np.array(keep, dtype=int)\n"),
+                "decode": (  # columns one by one, stacked
+                    "def decode(anchors, raw, input_size):\n"
+                    "    anchors, raw = np.asarray(anchors, float), np.asarray(raw, float)\n"
+                    "    cx = anchors[:, 0] + raw[:, 0] / input_size\n"
+                    "    cy = anchors[:, 1] + raw[:, 1] / input_size\n"
+                    "    w, h = raw[:, 2] / input_size, raw[:, 3] / input_size\n"
+                    "    return np.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], 1)\n"),
+            },
+            "failures": {},
+        },
+        "unclipped_all_pairs_offsets_in_pixels": {
+            "answers": {
+                "iou": (  # the intersection not clipped at 0
+                    "def iou(box_a, box_b):\n"
+                    "    h = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])\n"
+                    "    w = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])\n"
+                    "    area_a = (box_a[2] - box_a[0]) * (box_a[3] - box_a[1])\n"
+                    "    area_b = (box_b[2] - box_b[0]) * (box_b[3] - box_b[1])\n"
+                    "    union = area_a + area_b - h * w\n"
+                    "    return h * w / union if union > 0 else 0.0\n"),
+                "nms": (  # compared with every higher-scoring box, suppressed or not
+                    "def nms(boxes, scores, iou_threshold):\n"
+                    "    def overlap(a, b):\n"
+                    "        h = max(0, min(a[2], b[2]) - max(a[0], b[0]))\n"
+                    "        w = max(0, min(a[3], b[3]) - max(a[1], b[1]))\n"
+                    "        union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])\n"
+                    "                 - h * w)\n"
+                    "        return h * w / union if union > 0 else 0.0\n"
+                    "    order = sorted(range(len(scores)), key=lambda i: -scores[i])\n"
+                    "    return [i for n, i in enumerate(order)\n"
+                    "            if all(overlap(boxes[i], boxes[j]) <= iou_threshold\n"
+                    "                   for j in order[:n])]\n"),
+                "decode": (  # the offsets added in pixels
+                    "def decode(anchors, raw, input_size):\n"
+                    "    centres = anchors + raw[:, 0:2]\n"
+                    "    sizes = raw[:, 2:4] / input_size\n"
+                    "    corners = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1)\n"
+                    "    return corners[:, [1, 0, 3, 2]]\n"),
+            },
+            "failures": {"test_iou": "clip them at 0",
+                         "test_nms": "only with the boxes you kept",
+                         "test_decode": "divide the offsets by input_size"},
+        },
+        "union_summed_and_greater_equal": {
+            "answers": {
+                "iou": (  # the union as the sum of the areas
+                    "def iou(box_a, box_b):\n"
+                    "    h = max(0, min(box_a[2], box_b[2]) - max(box_a[0], box_b[0]))\n"
+                    "    w = max(0, min(box_a[3], box_b[3]) - max(box_a[1], box_b[1]))\n"
+                    "    area_a = (box_a[2] - box_a[0]) * (box_a[3] - box_a[1])\n"
+                    "    area_b = (box_b[2] - box_b[0]) * (box_b[3] - box_b[1])\n"
+                    "    return h * w / (area_a + area_b) if area_a + area_b > 0 else 0.0\n"),
+                "nms": (  # suppresses at IoU == threshold too
+                    "def nms(boxes, scores, iou_threshold):\n"
+                    "    def overlap(a, b):\n"
+                    "        h = max(0, min(a[2], b[2]) - max(a[0], b[0]))\n"
+                    "        w = max(0, min(a[3], b[3]) - max(a[1], b[1]))\n"
+                    "        union = ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])\n"
+                    "                 - h * w)\n"
+                    "        return h * w / union if union > 0 else 0.0\n"
+                    "    kept = []\n"
+                    "    for i in sorted(range(len(scores)), key=lambda i: -scores[i]):\n"
+                    "        if all(overlap(boxes[i], boxes[j]) < iou_threshold for j in kept):\n"
+                    "            kept.append(i)\n"
+                    "    return kept\n"),
+            },
+            "failures": {"test_iou": "area_a + area_b - intersection",
+                         "test_nms": "use >, not >="},
         },
     },
 }
