@@ -1,4 +1,4 @@
-"""The grading kernel's seccomp filter: refused system calls fail with EPERM, TensorFlow still runs."""
+"""The grading kernel's seccomp filter: refused system calls fail with EPERM, NumPy still runs."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ processes without bound. A ``pids`` cgroup counts the processes *in the group*, 
 v2 where the ``pids`` controller is delegated there), :func:`join_command` starts a command inside
 it, and :func:`remove` kills what is left in it and deletes it. A cgroup's name carries the
 process id of the grader that made it, so that one left behind by a grader that was killed (over
-its time or memory limit) is deleted by the next :func:`make` once it is empty. Where no cgroup can be created (no
-rights, no delegation, not Linux) :func:`make` returns None and the ``prlimit`` limit alone
-applies, as the README's sandbox section says.
+its time or memory limit) is deleted by the next :func:`make` once it is empty. Where no cgroup
+can be created (no rights, no delegation, not Linux) :func:`make` returns None and the
+``prlimit`` limit alone applies, as the README's sandbox section says.
 """
 
 from __future__ import annotations

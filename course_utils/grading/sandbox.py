@@ -9,10 +9,10 @@ package (and nothing else of the repository) read-only, Keras's cache read-only,
 ``/tmp`` of at most :data:`TMP_BYTES`, resource limits set by ``prlimit`` (processes, file size,
 CPU time, no core files; see :data:`PROCESSES`), a ``pids`` cgroup where the grader may create one
 (:mod:`.cgroups`: the process limit then holds for a grader running as root too), a seccomp
-filter where libseccomp is available (:mod:`.syscalls`), and one writable folder holding only the files
-the kernel's working directory had besides notebooks. It talks to the grader over unix sockets (jupyter's
-``ipc`` transport) in a folder bound into the sandbox; nothing else is shared. The environment
-is cleared except for a short allow-list (:data:`PASSED_ENV`).
+filter where libseccomp is available (:mod:`.syscalls`), and one writable folder holding only
+the files the kernel's working directory had besides notebooks. It talks to the grader over unix
+sockets (jupyter's ``ipc`` transport) in a folder bound into the sandbox; nothing else is
+shared. The environment is cleared except for a short allow-list (:data:`PASSED_ENV`).
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "
               "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_GRADING", "COURSE_KERNEL_PRELOAD")
 # Read-only folders the kernel may read, when set: Keras's cache and the course's weights/data.
 READ_ONLY_ENV = ("KERAS_HOME", "COURSE_WEIGHTS_DIR", "COURSE_DATA_DIR")
-# Limits inside the sandbox (README, "The grading sandbox: what student code can and cannot do"): /tmp is a tmpfs of TMP_BYTES,
-# and prlimit sets, for the kernel and all it starts, at most PROCESSES processes and threads of
-# its user (not enforced when the grader runs as root: the kernel's user is root outside; a pids
-# cgroup of PROCESSES then limits the kernel's processes, where one can be created), files
-# of at most FILE_BYTES, CPU_SECONDS of CPU time per process, and no core dumps.
+# Limits inside the sandbox (README, "The grading sandbox: what student code can and cannot
+# do"): /tmp is a tmpfs of TMP_BYTES, and prlimit sets, for the kernel and all it starts, at most
+# PROCESSES processes and threads of its user (not enforced when the grader runs as root: the
+# kernel's user is root outside; a pids cgroup of PROCESSES then limits the kernel's processes,
+# where one can be created), files of at most FILE_BYTES, CPU_SECONDS of CPU time per process,
+# and no core dumps.
 TMP_BYTES = 512 * 2**20
 FILE_BYTES = 512 * 2**20
 PROCESSES = 2048
@@ -79,7 +80,7 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None,
         runtime: the folder holding the connection file and the ipc sockets.
         env: the environment the allow-listed variables are taken from (default: this
             process's).
-        seccomp: install the seccomp filter that file descriptor 9 holds
+        seccomp: install the seccomp filter that file descriptor :data:`.syscalls.FD` holds
             (:func:`.syscalls.with_filter` opens it).
     """
     from ..paths import keras_home
@@ -89,7 +90,7 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None,
             "--disable-userns", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     if seccomp:
-        args += ["--seccomp", "9"]
+        args += ["--seccomp", str(syscalls.FD)]
     for path in _read_only_paths():
         args += ["--ro-bind", str(path), str(path)]
     for path in (work, runtime):

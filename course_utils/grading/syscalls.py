@@ -17,7 +17,9 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-__all__ = ["DENIED", "write_filter", "with_filter"]
+__all__ = ["DENIED", "FD", "write_filter", "with_filter"]
+
+FD = 9  # the file descriptor that holds the filter for bubblewrap's ``--seccomp``
 
 DENIED = (
     "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",  # other processes' memory
@@ -68,5 +70,5 @@ def write_filter(path: Path) -> Path | None:
 
 
 def with_filter(path: Path, command: list[str]) -> list[str]:
-    """``command`` started with the filter file open as file descriptor 9 (``bwrap --seccomp 9``)."""
-    return ["/bin/sh", "-c", 'exec "$@" 9<"$0"', str(path), *command]
+    """``command`` started with the filter file open as file descriptor :data:`FD`."""
+    return ["/bin/sh", "-c", f'exec "$@" {FD}<"$0"', str(path), *command]
