@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").glob("ex[0-9][0-9]_*") if p.is_dir())
 
 
-def test_six_assignments_one_per_lesson():
-    assert [name[:4] for name in ASSIGNMENTS] == [f"ex0{i}" for i in range(1, 7)]
+def test_one_assignment_per_lesson_and_the_experiment():
+    assert [name[:4] for name in ASSIGNMENTS] == [f"ex0{i}" for i in range(1, 8)]
+    assert ASSIGNMENTS[-1] == "ex07_experiment"
 
 
 @pytest.fixture(scope="module")

@@ -354,7 +354,9 @@ def load(
     Returns:
         ``(train_ds, val_ds, test_ds, class_names)``: images float32 0..255 RGB of shape
         (batch, image_size, image_size, 3) (ELPV's grey files repeated in three channels),
-        integer labels; only train_ds is shuffled.
+        integer labels; only train_ds is shuffled. ELPV's ``test_ds`` is None in a grading
+        sandbox, which hides its test photos (``course autograde`` scores a saved model on them
+        outside the sandbox: README, "A graded experiment").
 
     Raises:
         ValueError: unknown dataset; OfflineError: flowers on a machine without network;
@@ -400,4 +402,6 @@ def load(
         )
 
     train_ds = read("train", shuffle=True)
-    return train_ds, read("val", False), read("test", False), list(train_ds.class_names)
+    hidden = dataset == "elpv" and not any((folder / "test").iterdir())
+    test_ds = None if hidden else read("test", False)
+    return train_ds, read("val", False), test_ds, list(train_ds.class_names)

@@ -14,6 +14,9 @@ __all__ = ["preview", "format_preview", "nbformat_error"]
 def preview(notebook: Path | str, timeout: int = CELL_TIMEOUT) -> list[dict]:
     """Run ``notebook`` (a copy, in its own folder) and score each graded cell.
 
+    Each cell may run ``timeout`` seconds, or longer when the notebook's metadata asks for it
+    (``"course": {"cell_timeout": s}``, as the grader allows: :func:`.runner.limits`).
+
     Returns:
         One dict per graded cell: grade_id, points, max_points, message (the error, if any).
 
@@ -36,6 +39,7 @@ def preview(notebook: Path | str, timeout: int = CELL_TIMEOUT) -> list[dict]:
         nb = read_notebook(path)
     except SubmissionError as exc:
         raise ValueError(f"{path}: {exc}") from None
+    timeout = max(timeout, int(nb.metadata.get("course", {}).get("cell_timeout", 0)))  # ex07
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                             interrupt_on_timeout=True,
                             resources={"metadata": {"path": str(path.parent.resolve())}})

@@ -24,9 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["GUARD_REPORT", "Spares", "run_nbgrader", "execute_notebook", "serve"]
+__all__ = ["GUARD_REPORT", "KEPT", "Spares", "run_nbgrader", "execute_notebook", "serve"]
 
 GUARD_REPORT = "guard.json"  # the test guard's findings, written outside the sandbox
+KEPT = "kept"  # the models the kernel saved, copied out of its sandbox for the judge (.judge)
 HISTORY = ["--HistoryManager.hist_file=:memory:"]  # what nbclient passes to IPython kernels
 
 
@@ -58,6 +59,7 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
         overrides.Execute.iopub_timeout = notebook_timeout
     overrides.GuardedExecute.sandbox = os.environ.get("COURSE_SANDBOX") == "1"
     overrides.GuardedExecute.report = str(root / GUARD_REPORT)
+    overrides.GuardedExecute.keep = str(root / KEPT)
     if os.environ.get("COURSE_GRADEBOOK"):
         overrides.CourseDirectory.db_url = f"sqlite:///{os.environ['COURSE_GRADEBOOK']}"
     config.merge(overrides)

@@ -84,17 +84,22 @@ class GuardedExecute(Execute):
     sandbox = Bool(False, help="Run the kernel in the bubblewrap sandbox.").tag(config=True)
     report = Unicode("", help="JSON file for tampering findings (empty: not written).").tag(
         config=True)
+    keep = Unicode("", help="Folder the kernel's saved models are copied into as it shuts "
+                   "down, for the judge (empty: none).").tag(config=True)
 
     def create_kernel_manager(self):  # noqa: D102 (nbclient's API)
         self.kernel_manager_class = SandboxedKernelManager if self.sandbox else \
             GuardedKernelManager
         self.kernel_name = "python3"  # whatever kernel the submission's metadata names
-        return super().create_kernel_manager()
+        km = super().create_kernel_manager()
+        km.keep = self.keep or None
+        return km
 
     def preprocess(self, nb, resources=None, km=None):  # noqa: D102 (nbconvert's API)
         self.findings: list[str] = []
         if km is None and PRESTARTED:
             km = PRESTARTED.pop()
+            km.keep = self.keep or None
         try:
             return super().preprocess(nb, resources, km)
         finally:

@@ -127,6 +127,9 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
     submitted = root / "submitted" / student / assignment / f"{stem}.ipynb"
     release = root / course.RELEASE / assignment / f"{stem}.ipynb"
     target = root / "feedback" / student / assignment / f"{stem}.html"
+    cell_timeout, notebook_timeout = runner.limits(root / course.SOURCE / assignment
+                                                   / f"{stem}.ipynb", cell_timeout,
+                                                   notebook_timeout)
     with tempfile.TemporaryDirectory(prefix="course-feedback-") as tmp:
         tmp = Path(tmp)
         notebook = tmp / "notebook" / f"{stem}.ipynb"  # alone in its folder: the kernel's files

@@ -6,8 +6,9 @@ the submission into it and has nbgrader's own autograde run there by a grading p
 (:mod:`.child`): a new one per student, or a long-lived :class:`.workers.Worker` that keeps
 nbgrader imported and a pre-started kernel ready. A crash, a dead kernel or a runaway notebook
 ends that process only. Limits: :data:`CELL_TIMEOUT` per cell (nbgrader's ``Execute.timeout``,
-set in nbgrader_config.py), :data:`NOTEBOOK_TIMEOUT` for the whole notebook and
-:data:`MEMORY_LIMIT`, enforced here by killing the process tree.
+set in nbgrader_config.py), :data:`NOTEBOOK_TIMEOUT` for the whole notebook (both raised for an
+assignment whose source asks for more: :func:`limits`) and :data:`MEMORY_LIMIT`, enforced here
+by killing the process tree.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import shutil
 import time
 from pathlib import Path
 
-from .child import GUARD_REPORT
+from . import judge
+from .child import GUARD_REPORT, KEPT
 from .course import SOURCE
 from .layout import Submission
 from .processes import MEMORY_LIMIT, run_child
 from .repair import SubmissionError, repair_file
 
 __all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "Result", "prepare_template",
-           "template", "kernel_preload", "grade", "grade_found", "safe_name"]
+           "template", "kernel_preload", "limits", "grade", "grade_found", "safe_name"]
 
 CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
 NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
@@ -128,6 +130,17 @@ def kernel_preload(notebook: Path) -> str:
     return "tensorflow,keras" if uses else ""
 
 
+def limits(source: Path, cell_timeout: int, notebook_timeout: int) -> tuple[int, int]:
+    """The time limits for grading the source notebook ``source``: ``cell_timeout`` and
+    ``notebook_timeout``, raised to what its metadata asks for (``"course": {"cell_timeout": s,
+    "notebook_timeout": s}``; ex07 trains for a minute, and longer on a busy machine)."""
+    import nbformat
+
+    asked = nbformat.read(source, as_version=4).metadata.get("course", {})
+    return (max(cell_timeout, int(asked.get("cell_timeout", 0))),
+            max(notebook_timeout, int(asked.get("notebook_timeout", 0))))
+
+
 def _read_result(folder: Path) -> dict:
     try:
         return json.loads((folder / "result.json").read_text())
@@ -171,6 +184,7 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
     result = Result(student, assignment, folder=folder)
     shutil.rmtree(folder, ignore_errors=True)
     source = template / SOURCE / assignment / f"{stem}.ipynb"
+    cell_timeout, notebook_timeout = limits(source, cell_timeout, notebook_timeout)
     shutil.copytree(template, folder, ignore=shutil.ignore_patterns("result.json"))
     try:
         result.notes = repair_file(notebook, source,
@@ -212,6 +226,12 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
     if findings:
         result.error = f"tampering detected, score withheld: {findings[0]}"
         result.notes.extend(findings[1:])
+        return result
+    try:
+        result.notes += judge.apply(source, graded, folder / "gradebook.db", folder / KEPT,
+                                    assignment, student)
+    except RuntimeError as exc:
+        result.error = f"internal error: {exc}; score withheld"
         return result
     result.score, result.max_score, manual = _auto_scores(folder / "gradebook.db", assignment,
                                                           student)

@@ -30,8 +30,9 @@ from jupyter_client.manager import AsyncKernelManager
 from ..errors import CourseError
 from . import cgroups, syscalls
 
-__all__ = ["PASSED_ENV", "GuardedKernelManager", "SandboxedKernelManager", "bwrap_command",
-           "unavailable_reason", "require", "warm_caches", "copy_assignment_files"]
+__all__ = ["PASSED_ENV", "KEPT_PATTERN", "GuardedKernelManager", "SandboxedKernelManager",
+           "bwrap_command", "hidden_paths", "unavailable_reason", "require", "warm_caches",
+           "copy_assignment_files", "keep_outputs"]
 
 # Environment variables a sandboxed kernel may see (everything else is cleared).
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY",
@@ -50,6 +51,10 @@ TMP_BYTES = 512 * 2**20
 FILE_BYTES = 512 * 2**20
 PROCESSES = 2048
 CPU_SECONDS = 3600
+# What a kernel's working folder hands to the grader when the kernel shuts down: saved Keras
+# models, which the judge (.judge) scores outside the sandbox; at most KEPT_FILES of them.
+KEPT_PATTERN = "*.keras"
+KEPT_FILES = 4
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 INSTALL_HINT = ("install bubblewrap 0.8 or later (Debian/Ubuntu: `apt-get install bubblewrap`; "
                 "Fedora: `dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
@@ -69,6 +74,38 @@ def _read_only_paths() -> list[Path]:
     paths += [Path(os.environ[name]).expanduser().resolve() for name in READ_ONLY_ENV[1:]
               if os.environ.get(name)]
     return [p for p in dict.fromkeys(paths) if p.exists()]
+
+
+def hidden_paths(visible: list[Path] | None = None) -> list[Path]:
+    """What a kernel must not read although it lies inside a read-only folder it sees: the ELPV
+    package's images and labels, the ``test`` split of every ELPV folder built in the data
+    folder with split seed 0 (the graded experiment's hidden test photos, which the judge reads
+    outside) and every ELPV folder built with another seed (its train split holds them).
+
+    Args:
+        visible: the folders the sandbox shows (default :func:`_read_only_paths`); a path
+            outside them is not visible anyway and is left out.
+    """
+    import json
+
+    from ..data import elpv
+    from ..errors import DataError
+    from ..paths import data_dir, package_file
+
+    visible = _read_only_paths() if visible is None else visible
+    found = []
+    for folder in sorted(data_dir().resolve().glob("course-datasets/elpv-*")):
+        try:
+            seed = json.loads((folder / "MANIFEST.json").read_text())["seed"]
+        except (OSError, ValueError, KeyError, TypeError):  # half-built or foreign: all of it
+            seed = None
+        found.append(folder / "test" if seed == 0 else folder)
+    try:
+        found.append(package_file(elpv.PACKAGE, elpv.PIP_NAME, elpv.LABELS, DataError).parent)
+    except DataError:  # not installed: nothing to hide
+        pass
+    found = [p.resolve() for p in found if p.is_dir()]
+    return [p for p in found if any(p.is_relative_to(v) for v in visible)]
 
 
 def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None,
@@ -91,8 +128,11 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None,
             "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     if seccomp:
         args += ["--seccomp", str(syscalls.FD)]
-    for path in _read_only_paths():
+    visible = _read_only_paths()
+    for path in visible:
         args += ["--ro-bind", str(path), str(path)]
+    for path in hidden_paths(visible):  # an empty, read-only folder in its place
+        args += ["--tmpfs", str(path), "--remount-ro", str(path)]
     for path in (work, runtime):
         args += ["--bind", str(path), str(path)]
     args += ["--chdir", str(work), "--clearenv",
@@ -140,11 +180,13 @@ profile = env.select_profile("offline")
 datasets.offline_dataset(samples_per_class=profile.samples_per_class)
 for include_top in (True, False):
     weights.resolve("efficientnet_lite0", include_top)
+from course_utils.checks import experiment
+datasets.elpv_dataset(**{k: v for k, v in experiment.DATA.items() if k != "dataset"})
 """
 
 
 def warm_caches() -> None:
-    """Build the offline dataset and Lite0's converted weights before sandboxed kernels need
+    """Build the offline datasets and Lite0's converted weights before sandboxed kernels need
     them (they cannot write the caches, and must not share a writable one).
 
     Raises:
@@ -182,8 +224,51 @@ def copy_assignment_files(source: Path, work: Path) -> None:
             shutil.copy(item, work / item.name)
 
 
+def keep_outputs(work: Path, into: Path) -> list[str]:
+    """Copy the files in ``work`` matching :data:`KEPT_PATTERN` into ``into`` (made when needed).
+
+    Only regular files of at most :data:`FILE_BYTES`, never a link, a pipe or a device, and at
+    most :data:`KEPT_FILES` of them: ``work`` is the student's. Returns the names copied.
+    """
+    import stat
+
+    copied = []
+    for path in sorted(work.glob(KEPT_PATTERN))[:KEPT_FILES]:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:  # a link, or gone
+            continue
+        with os.fdopen(fd, "rb") as source:
+            info = os.fstat(source.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > FILE_BYTES:
+                continue
+            into.mkdir(parents=True, exist_ok=True)
+            with open(into / path.name, "wb") as target:
+                shutil.copyfileobj(source, target)
+        copied.append(path.name)
+    return copied
+
+
 class GuardedKernelManager(AsyncKernelManager):
-    """Start :mod:`course_utils.grading.kernel` (the guarded IPython kernel), unsandboxed."""
+    """Start :mod:`course_utils.grading.kernel` (the guarded IPython kernel), unsandboxed.
+
+    When ``keep`` names a folder, the models the kernel saved in its working folder are copied
+    there as it shuts down (:func:`keep_outputs`), for the judge.
+    """
+
+    keep: str | None = None
+    _work: Path | None = None
+
+    async def _async_pre_start_kernel(self, **kw):
+        self._work = Path(kw.get("cwd") or os.getcwd())
+        return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        if self.keep and self._work is not None and not restart:
+            keep_outputs(self._work, Path(self.keep))
+        await super()._async_cleanup_resources(restart=restart)
+
+    cleanup_resources = _async_cleanup_resources  # AsyncKernelManager binds the base's otherwise
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The guarded kernel's command line (the kernelspec's ``argv`` is not used)."""

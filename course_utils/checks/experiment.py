@@ -1,0 +1,272 @@
+"""Judge a saved fine-tuning experiment: a ``.keras`` file scored on ELPV's test photos.
+
+Exercise 7 hands in a model file, :data:`MODEL_FILE`. :func:`verdict` is the one
+judgement, used twice: by ``course autograde``'s judge (:mod:`course_utils.grading.judge`), in a
+process of its own outside the sandbox, on the test split that the sandbox hides from the
+student's kernel; and by :func:`judge_experiment` in the notebook's own test cell, so a student
+sees the same points and messages in JupyterLab or Colab. It never runs code from the file: the
+archive's ``config.json`` is read as data first and may name Keras's own classes only, and the
+model is then loaded with ``safe_mode=True`` (no ``Lambda`` code).
+
+Points (:data:`POINTS`): the file loads and maps images to class scores; the backbone receives
+raw pixels x as Lite0's ``(x - 127) / 128`` (read by running the layers before it: the
+preprocessing lives in the model); every BatchNormalization layer of the backbone keeps its
+pretrained moving statistics; some of the backbone's own weights moved (it was fine-tuned); the
+balanced accuracy on the test photos (the mean of the two
+classes' recalls: 0.5 for a model that always gives the same answer, whatever the class ratio)
+reaches :data:`BALANCED_ACCURACY`. A model that fails to load gets nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..models.layers import is_batch_norm, sublayers
+
+__all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "config_problem", "verdict",
+           "judge_file", "judge_experiment"]
+
+MODEL_FILE = "solar_cells.keras"
+IMAGE_SIZE = 96
+BACKBONE = "efficientnet_lite0"
+# The experiment's data: datasets.load(..., **DATA); the judge reads the same folder's test split.
+DATA = {"dataset": "elpv", "task": "defect", "image_size": IMAGE_SIZE, "train_fraction": 1.0}
+POINTS = {"loads": 1, "preprocessing": 1, "batch_norm": 1, "fine_tuned": 1, "accuracy": 2}
+FIRST_LAYER = "stem_conv"  # the backbone's first layer with weights
+PIXEL_TOLERANCE = 0.02  # |what the backbone receives - (x - 127) / 128|: 1/127.5 - 1 passes
+# Balanced accuracy (the mean of the classes' recalls; 0.5 for any constant answer) that earns
+# the accuracy points: set from measured runs (the notebook's notes for instructors).
+BALANCED_ACCURACY = 0.56
+# Where the classes a judged config may name come from: Keras's public API (and the functional
+# model's own module). Anything else, even inside Keras, is refused before loading.
+KERAS_MODULES = frozenset({
+    "keras", "keras.layers", "keras.initializers", "keras.regularizers", "keras.constraints",
+    "keras.optimizers", "keras.optimizers.schedules", "keras.losses", "keras.metrics",
+    "keras.src.models.functional"})
+ARCHIVE_BYTES = 256 * 2**20  # what the archive may unpack to
+RTOL = 1e-5
+
+
+def _classes(node: Any) -> list[tuple[str, str]]:
+    """Every (module, class_name) a Keras config names, nested ones included."""
+    found = []
+    if isinstance(node, dict):
+        if isinstance(node.get("class_name"), str):
+            found.append((str(node.get("module") or ""), node["class_name"]))
+        for value in node.values():
+            found += _classes(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _classes(value)
+    return found
+
+
+def config_problem(path: Path) -> str | None:
+    """Why the ``.keras`` file at ``path`` cannot be judged, or None; reads it as data only.
+
+    Refused: not a Keras archive, an archive unpacking to more than :data:`ARCHIVE_BYTES`, and a
+    config naming a class from outside :data:`KERAS_MODULES` or a ``Lambda`` (a custom layer's or
+    a lambda's code would have to run to load the model).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if sum(info.file_size for info in archive.infolist()) > ARCHIVE_BYTES:
+                return f"the archive unpacks to more than {ARCHIVE_BYTES // 2**20} MiB"
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        return f"it is not a Keras archive that model.save() wrote ({type(exc).__name__})"
+    for module, name in _classes(config):
+        if (module, name) == ("", "__keras_tensor__"):  # a reference between layers
+            continue
+        if name == "Lambda" or module not in KERAS_MODULES:
+            return (f"it needs code that is not Keras's own ({name} from {module or '?'}): use "
+                    "Keras layers only, e.g. keras.layers.Rescaling for the preprocessing "
+                    "instead of a Lambda or a custom layer")
+    return None
+
+
+def _reference() -> dict[str, Any]:
+    """The pretrained backbone's layers by name."""
+    from ..models import backbones
+
+    base = backbones.build(BACKBONE, include_top=False, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
+    return {layer.name: layer for layer in sublayers(base)}
+
+
+def _backbone_input(model: Any, images: np.ndarray) -> np.ndarray | None:
+    """What the backbone's first layer receives for ``images``: the model's top-level layers
+    before the one that is (or holds) :data:`FIRST_LAYER`, applied in order in inference mode;
+    None when there is no such layer or those layers are not a chain."""
+    import keras
+
+    x = keras.ops.convert_to_tensor(images)
+    for layer in model.layers:
+        if layer.name == FIRST_LAYER or FIRST_LAYER in {s.name for s in sublayers(layer)}:
+            return np.asarray(keras.ops.convert_to_numpy(x))
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            x = layer(x, training=False)
+        except Exception:  # a branching graph, a layer with two inputs: not a chain
+            return None
+    return None
+
+
+def _statistics(layer: Any) -> list[Any]:
+    """A BatchNormalization layer's moving mean and variance."""
+    return [layer.moving_mean, layer.moving_variance]
+
+
+def _same(a: list[Any], b: list[Any]) -> bool:
+    return len(a) == len(b) and all(
+        np.shape(x) == np.shape(y) and np.allclose(np.asarray(x), np.asarray(y), rtol=RTOL,
+                                                   atol=1e-7) for x, y in zip(a, b, strict=True))
+
+
+def verdict(path: str | Path, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Judge the model saved at ``path`` on ``images`` (float32 0..255, ``(n, 96, 96, 3)``)
+    with integer ``labels`` (every class present).
+
+    Returns:
+        ``{"points": {item: points}, "score", "max_score", "lines", "lost"}``: the points per item
+        of :data:`POINTS`, their total and maximum, one line per finding, and the lines of the
+        findings that lost points.
+    """
+    import keras
+
+    points = dict.fromkeys(POINTS, 0)
+    lines: list[str] = []
+    lost: list[str] = []
+
+    def finding(item: str | None, ok: bool, line: str) -> None:
+        lines.append(line)
+        if ok and item:
+            points[item] = POINTS[item]
+        elif not ok:
+            lost.append(line)
+
+    def result() -> dict[str, Any]:
+        return {"points": points, "score": float(sum(points.values())),
+                "max_score": float(sum(POINTS.values())), "lines": lines, "lost": lost}
+
+    path = Path(path)
+    if not path.is_file():
+        finding("loads", False, f"no {path.name} was saved: end the experiment with "
+                f"model.save({path.name!r})")
+        return result()
+    problem = config_problem(path)
+    if problem:
+        finding("loads", False, f"{path.name} cannot be loaded safely: {problem}")
+        return result()
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        scores = np.asarray(model.predict(images, batch_size=64, verbose=0))
+    except Exception as exc:  # the student's file: any failure is a finding, not a crash
+        finding("loads", False,
+                f"{path.name} did not load and predict: {type(exc).__name__}: {exc}"[:400])
+        return result()
+    classes = int(labels.max()) + 1
+    if scores.shape != (len(images), classes) or not np.all(np.isfinite(scores)):
+        finding("loads", False, f"the model maps {images.shape} images to {scores.shape}"
+                f"{'' if np.all(np.isfinite(scores)) else ' with NaN or inf'}: it must give "
+                f"{classes} class scores per image, from raw 0..255 pixels")
+        return result()
+    finding("loads", True, f"loads: {path.name} loads without custom code and gives {classes} "
+            "class scores per image")
+
+    received = _backbone_input(model, images[:8])
+    expected = (images[:8] - 127.0) / 128.0
+    if received is None:
+        finding("preprocessing", False, "preprocessing: no backbone layer named "
+                f"{FIRST_LAYER!r} after a chain of preprocessing layers: build the model as "
+                "input -> preprocessing layers -> backbone -> head")
+    else:
+        error = float(np.max(np.abs(received - expected)))
+        finding("preprocessing", error <= PIXEL_TOLERANCE,
+                f"preprocessing: the backbone receives (x - 127) / 128 from raw pixels x (off "
+                f"by at most {error:.3f})" if error <= PIXEL_TOLERANCE else
+                f"preprocessing: the backbone receives values from {received.min():.3g} to "
+                f"{received.max():.3g} for raw pixels {images.min():.0f}..{images.max():.0f}, "
+                f"off by up to {error:.3g} from Lite0's (x - 127) / 128: put "
+                "keras.layers.Rescaling(1 / 128, offset=-127 / 128) before the backbone, once")
+
+    reference = _reference()
+    mine = {layer.name: layer for layer in sublayers(model) if layer.name in reference}
+    missing = [name for name, layer in reference.items() if layer.weights and name not in mine]
+    if missing:
+        finding(None, False, f"the saved model lacks {len(missing)} of the backbone's layers "
+                f"(e.g. {missing[0]!r}): build it on course_utils.backbones.build({BACKBONE!r}, "
+                "include_top=False, ...) and keep its layer names")
+    else:
+        norms = [name for name, layer in reference.items() if is_batch_norm(layer)]
+        moved = [name for name in norms
+                 if not _same(_statistics(mine[name]), _statistics(reference[name]))]
+        finding("batch_norm", not moved,
+                f"batch_norm: {len(moved)} of {len(norms)} BatchNormalization layers lost their "
+                f"pretrained moving statistics (e.g. {moved[0]!r}): keep every "
+                "BatchNormalization layer frozen (trainable = False) while fine-tuning"
+                if moved else f"batch_norm: all {len(norms)} BatchNormalization layers keep "
+                "their pretrained statistics")
+        tuned = [name for name, layer in reference.items()
+                 if not is_batch_norm(layer) and layer.weights
+                 and not _same(mine[name].weights, layer.weights)]
+        finding("fine_tuned", bool(tuned),
+                f"fine_tuned: {len(tuned)} backbone layers moved from their pretrained weights "
+                f"(the top one: {tuned[-1]!r})" if tuned else "fine_tuned: the backbone's "
+                "weights are the pretrained ones: after training the head, unfreeze the top "
+                "layers and train again with a small learning rate")
+
+    predicted = scores.argmax(axis=1)
+    recalls = [float(np.mean(predicted[labels == c] == c)) for c in range(classes)]
+    balanced = float(np.mean(recalls))
+    found = (f"accuracy: balanced accuracy {balanced:.3f} on {len(labels)} hidden test photos "
+             "(recall " + ", ".join(f"{r:.2f}" for r in recalls) + " per class)")
+    finding("accuracy", balanced >= BALANCED_ACCURACY,
+            f"{found}, at least {BALANCED_ACCURACY}" if balanced >= BALANCED_ACCURACY else
+            f"{found}, below {BALANCED_ACCURACY} (0.5: always the same answer): check the "
+            "preprocessing inside the model (the judge feeds raw 0..255 pixels) and the "
+            "learning rates")
+    return result()
+
+
+def judge_file(path: str | Path) -> dict[str, Any]:
+    """:func:`verdict` on ELPV's test split (read here: the caller must be allowed to see it).
+
+    Raises:
+        LookupError: the test split is hidden from this process (a grading sandbox).
+    """
+    from ..data import datasets
+
+    _, _, test_ds, _ = datasets.load("offline", **DATA)
+    if test_ds is None:
+        raise LookupError("the test photos are hidden here")
+    images = np.concatenate([x for x, _ in test_ds.as_numpy_iterator()])
+    labels = np.concatenate([y for _, y in test_ds.as_numpy_iterator()]).astype(int)
+    return verdict(path, images, labels)
+
+
+def judge_experiment(path: str | Path = MODEL_FILE) -> float | None:
+    """The experiment's test cell: print the verdict on ELPV's test photos, return the points.
+
+    The returned number is what nbgrader reads as the cell's partial credit in a student's own
+    check (``course check``, Validate). In a grading sandbox the test photos are hidden and
+    this fails (so a cell the judge does not replace scores nothing): ``course autograde``
+    judges the saved file outside the sandbox with :func:`verdict` and writes this cell's points
+    and lines itself.
+
+    Raises:
+        AssertionError: the test photos are hidden here.
+    """
+    try:
+        found = judge_file(path)
+    except LookupError:
+        raise AssertionError("the test photos are hidden here: the grader's judge scores "
+                             f"{Path(path).name} outside this notebook") from None
+    print("\n".join(found["lines"]))
+    print(f"{found['score']:g} of {found['max_score']:g} points")
+    return found["score"]
