@@ -1192,7 +1192,7 @@ def _ends_with_value(source: str) -> bool:
 
 
 def test_every_assignment_is_covered() -> None:
-    """Six assignments, each alone in its folder, each with typical wrong answers listed."""
+    """Every assignment alone in its folder, each with typical wrong answers listed."""
     assert ASSIGNMENTS == sorted(WRONG)
     assert set(VARIANTS) <= set(ASSIGNMENTS)
     for assignment in ASSIGNMENTS:
