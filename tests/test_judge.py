@@ -252,3 +252,27 @@ def test_an_assignment_may_raise_its_time_limits(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook(metadata={"course": {"cell_timeout": 5}})
     nbformat.write(nb, tmp_path / "low.ipynb")
     assert limits(tmp_path / "low.ipynb", 120, 300) == (120, 300)
+
+
+def test_feedback_shows_the_judges_lines(tmp_path: Path) -> None:
+    """The feedback run's kernel cannot see the test photos: a judged cell shows the judge's
+    lines from the scoring run instead of its own error."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from course_utils.grading.feedback import _judged_outputs
+
+    def cell(outputs):
+        return new_code_cell("experiment.judge_experiment(MODEL_FILE)", outputs=outputs,
+                             metadata={"nbgrader": {"grade": True, "grade_id": "test_experiment",
+                                                    "points": 6}})
+
+    judge_lines = new_output("stream", name="stdout", text="loads: ...\naccuracy: ...\n")
+    autograded = tmp_path / "autograded.ipynb"
+    nbformat.write(new_notebook(cells=[cell([judge_lines, new_output(
+        "error", ename="JudgedOutside", evalue="5 of 6 points", traceback=[])])]), autograded)
+    ran = new_notebook(cells=[cell([new_output("error", ename="AssertionError",
+                                               evalue="the test photos are hidden here",
+                                               traceback=[])])])
+    _judged_outputs(ran, autograded, {"test_experiment"})
+    assert ran.cells[0].outputs == [judge_lines]

@@ -12,7 +12,9 @@ Value checks (:mod:`.values`: :func:`expect_type`, :func:`expect_number`, :func:
 :class:`~course_utils.errors.UnsupportedKerasError` (never pass) on a Keras they cannot read.
 Checks return None on purpose: a value left as the last line of a test cell would be read by
 nbgrader as a partial-credit score. Every public name is re-exported here, so test cells write
-``checks.expect_equal(...)``.
+``checks.expect_equal(...)``. One module is not: :mod:`.experiment`, the judgement of ex07's
+saved model, which the grader runs outside the student's kernel and whose notebook call returns
+the points on purpose (``from course_utils.checks import experiment``).
 """
 
 from __future__ import annotations

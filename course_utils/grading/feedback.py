@@ -3,7 +3,8 @@
 The scoring run (autograde) executed hidden tests in the student's kernel, so anything that run
 printed may carry them, in any encoding. Feedback therefore comes from a second run of the
 student's own notebook with only the released, visible tests (the test cells of ``exercises/``),
-in the same sandbox. Each graded test cell then gets a line with its score from the gradebook
+in the same sandbox. A test cell scored by the judge (:mod:`.judge`) shows the judge's lines from
+the scoring run instead. Each graded test cell then gets a line with its score from the gradebook
 and, when it lost points, the scoring run's failure message — one line, shortened, and withheld
 if it quotes hidden-test code or looks like encoded data. Each student is handled on their own:
 a notebook that cannot be run or a page that fails the final leak scan costs only that
@@ -22,7 +23,7 @@ import nbformat
 
 from ..atomic import atomic_path
 from ..errors import CourseError
-from . import course, processes, runner
+from . import course, judge, processes, runner
 from .execute import is_test_cell
 from .release import hidden_test_lines
 from .repair import SubmissionError, grade_id, read_notebook, repair
@@ -102,6 +103,17 @@ def _failures(autograded: Path) -> dict[str, str]:
     return found
 
 
+def _judged_outputs(nb, autograded: Path, judged: set[str]) -> None:
+    """Give the judged test cells (:mod:`.judge`) the judge's lines from the scoring run instead
+    of what the sandboxed kernel printed there (it cannot see what they are judged on)."""
+    lines = {grade_id(cell): [o for o in cell.get("outputs", []) if o.output_type == "stream"]
+             for cell in nbformat.read(autograded, as_version=4).cells
+             if grade_id(cell) in judged}
+    for cell in nb.cells:
+        if grade_id(cell) in lines:
+            cell.outputs = lines[grade_id(cell)]
+
+
 def _annotate(nb, scores: dict[str, tuple], failures: dict[str, str], hidden: set[str]) -> None:
     for cell in nb.cells:
         gid = grade_id(cell)
@@ -127,9 +139,8 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
     submitted = root / "submitted" / student / assignment / f"{stem}.ipynb"
     release = root / course.RELEASE / assignment / f"{stem}.ipynb"
     target = root / "feedback" / student / assignment / f"{stem}.html"
-    cell_timeout, notebook_timeout = runner.limits(root / course.SOURCE / assignment
-                                                   / f"{stem}.ipynb", cell_timeout,
-                                                   notebook_timeout)
+    source = root / course.SOURCE / assignment / f"{stem}.ipynb"
+    cell_timeout, notebook_timeout = runner.limits(source, cell_timeout, notebook_timeout)
     with tempfile.TemporaryDirectory(prefix="course-feedback-") as tmp:
         tmp = Path(tmp)
         notebook = tmp / "notebook" / f"{stem}.ipynb"  # alone in its folder: the kernel's files
@@ -151,6 +162,7 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
         nb = nbformat.read(tmp / "ran.ipynb", as_version=4)
     _limit_outputs(nb)
     autograded = root / "autograded" / student / assignment / f"{stem}.ipynb"
+    _judged_outputs(nb, autograded, set(judge.judged_cells(source)))
     _annotate(nb, _scores(gradebook_path, assignment, stem, student), _failures(autograded),
               hidden)
     page = _render(nb, f"{assignment}: feedback for {student}")

@@ -9,8 +9,10 @@ package (and nothing else of the repository) read-only, Keras's cache read-only,
 ``/tmp`` of at most :data:`TMP_BYTES`, resource limits set by ``prlimit`` (processes, file size,
 CPU time, no core files; see :data:`PROCESSES`), a ``pids`` cgroup where the grader may create one
 (:mod:`.cgroups`: the process limit then holds for a grader running as root too), a seccomp
-filter where libseccomp is available (:mod:`.syscalls`), and one writable folder holding only
-the files the kernel's working directory had besides notebooks. It talks to the grader over unix
+filter where libseccomp is available (:mod:`.syscalls`), ELPV's test photos hidden
+(:func:`hidden_paths`: the graded experiment is judged on them outside), and one writable folder
+holding only the files the kernel's working directory had besides notebooks; the ``.keras``
+files the kernel saved there are copied out as it shuts down (:func:`keep_outputs`). It talks to the grader over unix
 sockets (jupyter's ``ipc`` transport) in a folder bound into the sandbox; nothing else is
 shared. The environment is cleared except for a short allow-list (:data:`PASSED_ENV`).
 """
