@@ -1,7 +1,7 @@
 """Judge a saved fine-tuning experiment: a ``.keras`` file scored on ELPV's test photos.
 
-Exercise 7 hands in a model file, :data:`MODEL_FILE`. :func:`verdict` is the one
-judgement, used twice: by ``course autograde``'s judge (:mod:`course_utils.grading.judge`), in a
+Exercise 7 hands in a model file, :data:`MODEL_FILE`. :func:`verdict` is the one judgement,
+used twice: by ``course autograde``'s judge (:mod:`course_utils.grading.judge`), in a
 process of its own outside the sandbox, on the test split that the sandbox hides from the
 student's kernel; and by :func:`judge_experiment` in the notebook's own test cell, so a student
 sees the same points and messages in JupyterLab or Colab. It never runs code from the file: the
@@ -12,9 +12,9 @@ Points (:data:`POINTS`): the file loads and maps images to class scores; the bac
 raw pixels x as Lite0's ``(x - 127) / 128`` (read by running the layers before it: the
 preprocessing lives in the model); every BatchNormalization layer of the backbone keeps its
 pretrained moving statistics; some of the backbone's own weights moved (it was fine-tuned); the
-balanced accuracy on the test photos (the mean of the two
-classes' recalls: 0.5 for a model that always gives the same answer, whatever the class ratio)
-reaches :data:`BALANCED_ACCURACY`. A model that fails to load gets nothing.
+balanced accuracy on the test photos (the mean of the two classes' recalls: 0.5 for a model that
+always gives the same answer, whatever the class ratio) reaches :data:`BALANCED_ACCURACY`. A
+model that fails to load gets nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import numpy as np
 
 from ..models.layers import is_batch_norm, sublayers
 
-__all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "config_problem", "verdict",
-           "judge_file", "judge_experiment"]
+__all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "data_folder",
+           "config_problem", "verdict", "judge_file", "judge_experiment"]
 
 MODEL_FILE = "solar_cells.keras"
 IMAGE_SIZE = 96
@@ -50,6 +50,14 @@ KERAS_MODULES = frozenset({
     "keras.src.models.functional"})
 ARCHIVE_BYTES = 256 * 2**20  # what the archive may unpack to
 RTOL = 1e-5
+
+
+def data_folder() -> Path:
+    """The ELPV folder of :data:`DATA`, built once (what the grader prepares before sandboxed
+    kernels need it)."""
+    from ..data import datasets
+
+    return datasets.elpv_dataset(**{k: v for k, v in DATA.items() if k != "dataset"})
 
 
 def _classes(node: Any) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import CourseError
 from .processes import kernel_env
-from .runner import CELL_TIMEOUT
+from .runner import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, limits
 
 __all__ = ["preview", "format_preview", "nbformat_error"]
 
@@ -39,7 +39,7 @@ def preview(notebook: Path | str, timeout: int = CELL_TIMEOUT) -> list[dict]:
         nb = read_notebook(path)
     except SubmissionError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    timeout = max(timeout, int(nb.metadata.get("course", {}).get("cell_timeout", 0)))  # ex07
+    timeout, _ = limits(path, timeout, NOTEBOOK_TIMEOUT)  # ex07 asks for longer cells
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                             interrupt_on_timeout=True,
                             resources={"metadata": {"path": str(path.parent.resolve())}})

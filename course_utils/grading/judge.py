@@ -20,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 
+from .repair import grade_id
+
 __all__ = ["JUDGES", "TIMEOUT", "judged_cells", "run_judge", "apply"]
 
 # name -> module; the module's MODEL_FILE is the file the kernel saves, its judge_file(path)
@@ -37,7 +39,7 @@ def judged_cells(source: Path) -> dict[str, str]:
             if name not in JUDGES:
                 raise ValueError(f"{source.name}: unknown judge {name!r} (known: "
                                  f"{', '.join(JUDGES)})")
-            cells[cell.metadata["nbgrader"]["grade_id"]] = name
+            cells[grade_id(cell)] = name
     return cells
 
 
@@ -76,14 +78,14 @@ def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
     cells = judged_cells(source)
     if not cells:
         return []
-    verdicts = {grade_id: run_judge(name, kept) for grade_id, name in cells.items()}
+    verdicts = {gid: run_judge(name, kept) for gid, name in cells.items()}
     nb = nbformat.read(graded, as_version=4)
     with Gradebook(db_url(db)) as gb:
-        for grade_id, found in verdicts.items():
-            grade = gb.find_grade(grade_id, graded.stem, assignment, student)
+        for gid, found in verdicts.items():
+            grade = gb.find_grade(gid, graded.stem, assignment, student)
             grade.auto_score = min(float(found["score"]), float(grade.max_score))
             for cell in nb.cells:
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+                if grade_id(cell) == gid:
                     cell.outputs = [_stream("\n".join(found["lines"]) + "\n")]
                     if grade.auto_score < grade.max_score:
                         message = (f"{grade.auto_score:g} of {grade.max_score:g} points; "
@@ -92,8 +94,8 @@ def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
                             "error", ename="JudgedOutside", evalue=message, traceback=[message]))
         gb.db.commit()
     nbformat.write(nb, graded)
-    return [f"{grade_id}: judged outside the sandbox, {found['score']:g} points"
-            for grade_id, found in verdicts.items()]
+    return [f"{gid}: judged outside the sandbox, {found['score']:g} points"
+            for gid, found in verdicts.items()]
 
 
 def _stream(text: str):

@@ -12,9 +12,10 @@ CPU time, no core files; see :data:`PROCESSES`), a ``pids`` cgroup where the gra
 filter where libseccomp is available (:mod:`.syscalls`), ELPV's test photos hidden
 (:func:`hidden_paths`: the graded experiment is judged on them outside), and one writable folder
 holding only the files the kernel's working directory had besides notebooks; the ``.keras``
-files the kernel saved there are copied out as it shuts down (:func:`keep_outputs`). It talks to the grader over unix
-sockets (jupyter's ``ipc`` transport) in a folder bound into the sandbox; nothing else is
-shared. The environment is cleared except for a short allow-list (:data:`PASSED_ENV`).
+files the kernel saved there are copied out as it shuts down (:func:`keep_outputs`). It talks
+to the grader over unix sockets (jupyter's ``ipc`` transport) in a folder bound into the
+sandbox; nothing else is shared. The environment is cleared except for a short allow-list
+(:data:`PASSED_ENV`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def hidden_paths(visible: list[Path] | None = None) -> list[Path]:
     import json
 
     from ..data import elpv
+    from ..data.datasets import MANIFEST
     from ..errors import DataError
     from ..paths import data_dir, package_file
 
@@ -98,7 +100,7 @@ def hidden_paths(visible: list[Path] | None = None) -> list[Path]:
     found = []
     for folder in sorted(data_dir().resolve().glob("course-datasets/elpv-*")):
         try:
-            seed = json.loads((folder / "MANIFEST.json").read_text())["seed"]
+            seed = json.loads((folder / MANIFEST).read_text())["seed"]
         except (OSError, ValueError, KeyError, TypeError):  # half-built or foreign: all of it
             seed = None
         found.append(folder / "test" if seed == 0 else folder)
@@ -183,7 +185,7 @@ datasets.offline_dataset(samples_per_class=profile.samples_per_class)
 for include_top in (True, False):
     weights.resolve("efficientnet_lite0", include_top)
 from course_utils.checks import experiment
-datasets.elpv_dataset(**{k: v for k, v in experiment.DATA.items() if k != "dataset"})
+experiment.data_folder()
 """
 
 
