@@ -219,6 +219,34 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
             },
             "failures": {},
         },
+        # ex01's tests are replayed by the judge on the answers the grader asked the kernel for
+        # after the notebook ran: what the tests saw inside the kernel does not count.
+        "right_for_the_tests_wrong_for_the_grader": {
+            "answers": {
+                "top5_error": (  # the two calls of the in-kernel test get the top-5 error
+                    "CALLS = []\n\n\n"
+                    "def top5_error(probs, labels):\n"
+                    "    CALLS.append(1)\n"
+                    "    k = 5 if len(CALLS) <= 2 else 1\n"
+                    "    top = np.argsort(probs, axis=1)[:, -k:]\n"
+                    "    return float(1 - (top == np.asarray(labels)[:, None]).any(axis=1).mean())\n"),
+            },
+            "failures": {"test_top5_error": "top-1 error"},
+        },
+        "wrong_for_the_tests_right_for_the_grader": {
+            "answers": {
+                "classify": (  # wrong the first time (the in-kernel test fails), then right
+                    "CALLS = []\n\n\n"
+                    "def classify(model, image, top=5):\n"
+                    "    CALLS.append(1)\n"
+                    "    batch = np.asarray(image, dtype='float32')[None]\n"
+                    "    if len(CALLS) > 1:\n"
+                    "        batch = course_utils.lite0.preprocess_input(batch)\n"
+                    "    return course_utils.imagenet.decode(model.predict(batch, verbose=0),"
+                    " top=top)[0]\n"),
+            },
+            "failures": {},
+        },
     },
     "ex02_backbones": {
         "numpy_counts": {  # every answer correct, written with NumPy (numpy.int64 results)
@@ -1230,8 +1258,10 @@ def test_nbgrader_metadata(assignment: str) -> None:
             if judge is not None:  # scored outside the kernel; here it shows the same verdict
                 from course_utils.grading.judge import JUDGES
 
-                assert judge in JUDGES and "judge_experiment(" in cell.source, gid
-                continue
+                assert judge in JUDGES, gid
+                if judge == "experiment":
+                    assert "judge_experiment(" in cell.source, gid
+                    continue
             assert cell.source.count("### BEGIN HIDDEN TESTS") == 1 == cell.source.count(
                 "### END HIDDEN TESTS"), gid
             visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]

@@ -29,7 +29,7 @@ import numpy as np
 from ..models.layers import is_batch_norm, sublayers
 
 __all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "data_folder",
-           "config_problem", "verdict", "judge_file", "judge_experiment"]
+           "config_problem", "verdict", "judge_file", "judge_cells", "judge_experiment"]
 
 MODEL_FILE = "solar_cells.keras"
 IMAGE_SIZE = 96
@@ -256,6 +256,13 @@ def judge_file(path: str | Path) -> dict[str, Any]:
     images = np.concatenate([x for x, _ in test_ds.as_numpy_iterator()])
     labels = np.concatenate([y for _, y in test_ds.as_numpy_iterator()]).astype(int)
     return verdict(path, images, labels)
+
+
+def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict[str, Any]]:
+    """The grader's judge (:mod:`course_utils.grading.judge`): :func:`judge_file` on the
+    :data:`MODEL_FILE` the kernel left in ``kept``, for each test cell in ``cells``."""
+    found = judge_file(kept / MODEL_FILE)
+    return {grade_id: found for grade_id in cells}
 
 
 def judge_experiment(path: str | Path = MODEL_FILE) -> float | None:

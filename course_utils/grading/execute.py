@@ -17,6 +17,10 @@ code, printing a fresh random token only if the code ran to its end. Then, on th
   secret in their message; if one does not, failures no longer count in that kernel and the
   submission is reported as tampered.
 
+After the last cell, one more cell that is not part of the notebook asks the kernel the replay
+judge's questions (:func:`.replay.answer`; it does nothing for an assignment without replayed
+tests), while the kernel still holds what the notebook defined.
+
 Findings go to the JSON file named by ``GuardedExecute.report`` (outside the sandbox), which the
 grader reads: a tampered submission's score is withheld.
 
@@ -37,6 +41,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Unicode
 
+from .replay import ANSWERS, PLAN
 from .sandbox import GuardedKernelManager, SandboxedKernelManager
 
 __all__ = ["GuardedExecute", "PRESTARTED", "is_test_cell"]
@@ -100,9 +105,18 @@ class GuardedExecute(Execute):
         if km is None and PRESTARTED:
             km = PRESTARTED.pop()
             km.keep = self.keep or None
+        stem = (resources or {}).get("unique_key")
+        probe = nbformat.v4.new_code_cell(
+            f"__import__('course_utils.grading.replay', fromlist=['answer']).answer("
+            f"{f'{PLAN}/{stem}'!r}, {f'{ANSWERS}-{stem}'!r})") if stem else None
+        if probe is not None:
+            nb.cells.append(probe)
         try:
             return super().preprocess(nb, resources, km)
         finally:
+            if probe is not None:
+                self.nb.cells = [cell for cell in self.nb.cells if cell is not probe]
+                nb.cells = [cell for cell in nb.cells if cell is not probe]
             if getattr(self, "kc", None) is not None and not self.owns_km:
                 self.kc.stop_channels()  # nbclient leaves the channels of a kernel it was given
                 self.kc = None

@@ -3,12 +3,14 @@
 A test cell whose metadata in the instructor's source notebook says ``{"course": {"judge":
 NAME}}`` is not scored from its outputs. After nbgrader's autograde, :func:`apply` runs the
 judge NAME of :data:`JUDGES` in a process of its own (``python -m course_utils.grading.judge
-NAME FILE``, outside the sandbox, with the data the sandbox hides), on the file the kernel left
-in its working folder, copied out of the sandbox as the kernel shut down
-(:func:`.sandbox.keep_outputs`). The judge's points become the cell's automatic score in the
-gradebook and its lines become the cell's outputs, whatever the kernel printed there. The
-judge process never runs code from the file (see :mod:`course_utils.checks.experiment`); the
-metadata is read from the template's source notebook, never from the submission.
+NAME SOURCE KEPT GRADE_ID...``, outside the sandbox, with the data the sandbox hides), on the
+files the kernel left in its working folder, copied out of the sandbox as the kernel shut down
+(:func:`.sandbox.keep_outputs`). Two judges: ``experiment`` scores a saved model
+(:mod:`course_utils.checks.experiment`), ``replay`` runs the instructor's tests on the answers
+the kernel gave to the grader's questions (:mod:`.replay`). The judge's points become the
+cell's automatic score in the gradebook and its lines become the cell's outputs, whatever the
+kernel printed there. The judge process never runs code from the student; the metadata is read
+from the template's source notebook, never from the submission.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from .repair import grade_id
 
 __all__ = ["JUDGES", "TIMEOUT", "judged_cells", "run_judge", "apply"]
 
-# name -> module; the module's MODEL_FILE is the file the kernel saves, its judge_file(path)
-# returns the verdict.
-JUDGES = {"experiment": "course_utils.checks.experiment"}
+# name -> module; the module's judge_cells(source, kept, grade_ids) returns {grade_id: verdict},
+# a verdict being {"score": points} or {"passed": bool}, with "lines" (the cell's text), and
+# "lost" (what cost points) or "error" ([name, message] of the failure).
+JUDGES = {"experiment": "course_utils.checks.experiment",
+          "replay": "course_utils.grading.replay"}
 TIMEOUT = 300  # seconds for one judgement: loading TensorFlow, the backbone and the test photos
 
 
@@ -43,25 +47,26 @@ def judged_cells(source: Path) -> dict[str, str]:
     return cells
 
 
-def run_judge(name: str, kept: Path, timeout: int = TIMEOUT) -> dict:
-    """Judge ``kept``/the judge's file in a new process; a verdict dict (see
-    :func:`course_utils.checks.experiment.verdict`), never an exception for the student's file."""
-    import importlib
-
+def run_judge(name: str, source: Path, kept: Path, cells: list[str],
+              timeout: int = TIMEOUT) -> dict[str, dict]:
+    """Judge ``cells`` of ``source`` on the files in ``kept``, in a new process: a verdict per
+    grade_id (see :data:`JUDGES`), never an exception for what the student's kernel left."""
     from .processes import kernel_env
 
-    filename = importlib.import_module(JUDGES[name]).MODEL_FILE
-    path = kept / filename
     try:
-        done = subprocess.run([sys.executable, "-m", __name__, name, str(path)],
-                              capture_output=True, text=True, timeout=timeout, env=kernel_env())
+        done = subprocess.run([sys.executable, "-m", __name__, name, str(source), str(kept),
+                               *cells], capture_output=True, text=True, timeout=timeout,
+                              env=kernel_env())
     except subprocess.TimeoutExpired:
-        return {"score": 0.0, "lines": [f"judging {filename} took more than {timeout} s"]}
+        return {gid: {"score": 0.0, "lines": [f"judging took more than {timeout} s"]}
+                for gid in cells}
     try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        verdicts = json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"the {name} judge failed on {path}: {last}") from None
+        raise RuntimeError(f"the {name} judge failed on {kept}: {last}") from None
+    return {gid: verdicts.get(gid, {"score": 0.0, "lines": ["this test did not run"]})
+            for gid in cells}
 
 
 def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
@@ -69,7 +74,7 @@ def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
     """Judge ``source``'s judged cells for one graded submission.
 
     Writes each judged cell's score into the gradebook ``db`` and replaces the cell's outputs
-    in the autograded notebook ``graded``. Returns one note per judged cell.
+    in the autograded notebook ``graded``. Returns one note per judge that ran.
     """
     from nbgrader.api import Gradebook
 
@@ -78,24 +83,38 @@ def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
     cells = judged_cells(source)
     if not cells:
         return []
-    verdicts = {gid: run_judge(name, kept) for gid, name in cells.items()}
+    verdicts: dict[str, dict] = {}
+    for name in sorted(set(cells.values())):
+        verdicts.update(run_judge(name, source, kept, [g for g, n in cells.items() if n == name]))
     nb = nbformat.read(graded, as_version=4)
+    total = 0.0
     with Gradebook(db_url(db)) as gb:
         for gid, found in verdicts.items():
             grade = gb.find_grade(gid, graded.stem, assignment, student)
-            grade.auto_score = min(float(found["score"]), float(grade.max_score))
+            score = grade.max_score if found.get("passed") else float(found.get("score", 0))
+            grade.auto_score = min(float(score), float(grade.max_score))
+            total += grade.auto_score
             for cell in nb.cells:
                 if grade_id(cell) == gid:
-                    cell.outputs = [_stream("\n".join(found["lines"]) + "\n")]
-                    if grade.auto_score < grade.max_score:
-                        message = (f"{grade.auto_score:g} of {grade.max_score:g} points; "
-                                   + "; ".join(found.get("lost", [])))
-                        cell.outputs.append(nbformat.v4.new_output(
-                            "error", ename="JudgedOutside", evalue=message, traceback=[message]))
+                    cell.outputs = [_stream("\n".join(found["lines"]) + "\n")] \
+                        if found.get("lines") else []
+                    cell.outputs += _failure(found, grade.auto_score, grade.max_score)
         gb.db.commit()
     nbformat.write(nb, graded)
-    return [f"{gid}: judged outside the sandbox, {found['score']:g} points"
-            for gid, found in verdicts.items()]
+    return [f"{len(verdicts)} test cell(s) judged outside the sandbox: {total:g} points"]
+
+
+def _failure(found: dict, score: float, max_score: float) -> list:
+    """The error output of a judged cell that lost points (none when it did not)."""
+    if score >= max_score:
+        return []
+    if found.get("error"):
+        ename, message = found["error"]
+    else:
+        ename = "JudgedOutside"
+        message = f"{score:g} of {max_score:g} points; " + "; ".join(found.get("lost", []))
+    return [nbformat.v4.new_output("error", ename=ename, evalue=message,
+                                   traceback=[f"{ename}: {message}"])]
 
 
 def _stream(text: str):
@@ -103,12 +122,13 @@ def _stream(text: str):
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m course_utils.grading.judge NAME FILE``: print the verdict as one JSON line."""
+    """``python -m course_utils.grading.judge NAME SOURCE KEPT GRADE_ID...``: print the verdicts
+    as one JSON line."""
     import importlib
 
-    name, path = argv
-    verdict = importlib.import_module(JUDGES[name]).judge_file(Path(path))
-    print(json.dumps(verdict))
+    name, source, kept, *cells = argv
+    verdicts = importlib.import_module(JUDGES[name]).judge_cells(Path(source), Path(kept), cells)
+    print(json.dumps(verdicts))
     return 0
 
 

@@ -20,7 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import judge
+from . import judge, replay
 from .child import GUARD_REPORT, KEPT
 from .course import SOURCE
 from .layout import Submission
@@ -32,7 +32,7 @@ __all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "Result", "prepar
 
 CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
 NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
-TEMPLATE_FORMAT = 1  # bump when what a cached template holds changes
+TEMPLATE_FORMAT = 2  # bump when what a cached template holds changes
 
 
 @dataclasses.dataclass
@@ -70,7 +70,34 @@ def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
 
         raise CourseError(f"nbgrader generate_assignment failed for {assignment}: "
                           f"{_last_line(result.get('error') or done.stdout)}")
+    for notebook in sorted((template / SOURCE / assignment).glob("*.ipynb")):
+        _plan_replay(notebook)
     return template
+
+
+def _plan_replay(notebook: Path) -> None:
+    """Record the replay judge's questions for ``notebook`` (:func:`.replay.make_plan`) beside
+    it, in a process of its own, when it has replayed tests."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    from ..errors import CourseError
+    from .processes import kernel_env
+
+    if not replay.replayed_cells(nbformat.read(notebook, as_version=4)):
+        return
+    try:
+        done = subprocess.run([sys.executable, "-m", replay.__name__, "plan", str(notebook)],
+                              cwd=notebook.parent, env=kernel_env(), capture_output=True,
+                              text=True, timeout=NOTEBOOK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise CourseError(f"{notebook.name}: running the solutions to plan the replayed tests "
+                          f"took more than {NOTEBOOK_TIMEOUT} s") from None
+    if done.returncode != 0:
+        raise CourseError(f"could not plan the replayed tests of {notebook.name}: "
+                          f"{_last_line(done.stderr)}")
 
 
 def _digest(root: Path, assignment: str) -> str:

@@ -32,8 +32,9 @@ from jupyter_client.manager import AsyncKernelManager
 
 from ..errors import CourseError
 from . import cgroups, syscalls
+from .replay import ANSWERS
 
-__all__ = ["PASSED_ENV", "KEPT_PATTERN", "GuardedKernelManager", "SandboxedKernelManager",
+__all__ = ["PASSED_ENV", "KEPT_PATTERNS", "GuardedKernelManager", "SandboxedKernelManager",
            "bwrap_command", "hidden_paths", "unavailable_reason", "require", "warm_caches",
            "copy_assignment_files", "keep_outputs"]
 
@@ -54,10 +55,11 @@ TMP_BYTES = 512 * 2**20
 FILE_BYTES = 512 * 2**20
 PROCESSES = 2048
 CPU_SECONDS = 3600
-# What a kernel's working folder hands to the grader when the kernel shuts down: saved Keras
-# models, which the judge (.judge) scores outside the sandbox; at most KEPT_FILES of them.
-KEPT_PATTERN = "*.keras"
-KEPT_FILES = 4
+# What a kernel's working folder hands to the grader when the kernel shuts down, for the judge
+# (.judge) outside the sandbox: saved Keras models and the answers to the replay judge's
+# questions (.replay); at most KEPT_FILES of each kind.
+KEPT_PATTERNS = ("*.keras", f"{ANSWERS}-*.json", f"{ANSWERS}-*.npz")
+KEPT_FILES = 4  # of each pattern
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 INSTALL_HINT = ("install bubblewrap 0.8 or later (Debian/Ubuntu: `apt-get install bubblewrap`; "
                 "Fedora: `dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
@@ -229,15 +231,15 @@ def copy_assignment_files(source: Path, work: Path) -> None:
 
 
 def keep_outputs(work: Path, into: Path) -> list[str]:
-    """Copy the files in ``work`` matching :data:`KEPT_PATTERN` into ``into`` (made when needed).
+    """Copy the files in ``work`` matching :data:`KEPT_PATTERNS` into ``into`` (made when needed).
 
     Only regular files of at most :data:`FILE_BYTES`, never a link, a pipe or a device, and at
-    most :data:`KEPT_FILES` of them: ``work`` is the student's. Returns the names copied.
+    most :data:`KEPT_FILES` per pattern: ``work`` is the student's. Returns the names copied.
     """
     import stat
 
     copied = []
-    for path in sorted(work.glob(KEPT_PATTERN))[:KEPT_FILES]:
+    for path in [p for pattern in KEPT_PATTERNS for p in sorted(work.glob(pattern))[:KEPT_FILES]]:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:  # a link, or gone

@@ -1,0 +1,160 @@
+"""Values as data: what crosses between a student's kernel and the judge (:mod:`.replay`).
+
+:func:`encode` turns a value into JSON plus NumPy arrays, :func:`decode` turns them back, and
+:func:`digest` names a value by its content. Plain Python values (``None``, ``bool``, ``int``,
+``float``, ``str``, lists, tuples, dicts, sets), NumPy arrays (never of objects) and NumPy
+scalars keep their types; a subclass of a built-in type arrives as the built-in type (a float
+that lies about equality is a float again); a tensor arrives as the array it holds; anything
+else arrives as an :class:`Unreadable` that names its type. Arrays are stored with
+``numpy.save``'s format and loaded with ``allow_pickle=False``: decoding never runs code.
+
+A Keras model an answer returns is unreadable: judging it would mean loading what the student
+built (a ``Lambda`` layer is code), so tests of models stay in the kernel. A model passed *to*
+a student's function crosses by reference (:mod:`.replay`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import sys
+import zipfile
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Unreadable", "encode", "decode", "digest", "save", "load", "is_keras_model"]
+
+DEPTH = 20  # nesting deeper than this is unreadable
+ITEMS = 100_000  # elements of one container
+
+
+class Unreadable:
+    """A value the grader could not read (an object of a class it does not know)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} object>"
+
+
+def is_keras_model(value: Any) -> bool:
+    """Whether ``value`` is a Keras layer or model (without importing Keras)."""
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.layers.Layer)
+
+
+def _array(value: np.ndarray, arrays: list[np.ndarray]) -> dict:
+    if value.dtype.hasobject:
+        return {"$unreadable": "numpy array of objects"}
+    arrays.append(np.array(value, order="C"))  # a copy; 0-d stays 0-d
+    return {"$array": len(arrays) - 1}
+
+
+def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
+    """``value`` as JSON-ready data, its arrays appended to ``arrays`` (see the docstring)."""
+    if depth > DEPTH:
+        return {"$unreadable": "value nested too deeply"}
+    if value is None or type(value) in (bool, str):
+        return value
+    if isinstance(value, np.generic):
+        return {"$scalar": _array(np.asarray(value), arrays)["$array"]} \
+            if not value.dtype.hasobject else {"$unreadable": type(value).__name__}
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        number = float.__float__(value)
+        return number if math.isfinite(number) else {"$float": repr(number)}
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, np.ndarray):
+        return _array(np.asarray(value), arrays)
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        if len(value) > ITEMS:
+            return {"$unreadable": f"{type(value).__name__} of {len(value)} items"}
+        if isinstance(value, dict):
+            return {"$dict": [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)]
+                              for k, v in dict.items(value)]}
+        items = [encode(item, arrays, depth + 1) for item in value]
+        if isinstance(value, list):
+            return items
+        return {"$tuple" if isinstance(value, tuple) else "$set": items}
+    if hasattr(value, "__array__") and type(value).__module__.split(".")[0] in (
+            "tensorflow", "keras", "jax", "torch"):
+        try:
+            return _array(np.asarray(value), arrays)
+        except Exception:  # noqa: BLE001 (any failure: the value is unreadable, reported)
+            pass
+    return {"$unreadable": f"{type(value).__module__}.{type(value).__qualname__}"}
+
+
+def decode(data: Any, arrays: list[np.ndarray]) -> Any:
+    """The value :func:`encode` made ``data`` from (arrays are copies)."""
+    if isinstance(data, list):
+        return [decode(item, arrays) for item in data]
+    if not isinstance(data, dict):
+        return data
+    (tag, inner), = data.items()
+    if tag == "$array":
+        return np.array(arrays[inner])
+    if tag == "$scalar":
+        return arrays[inner][()]
+    if tag == "$float":
+        return float(inner)
+    if tag == "$tuple":
+        return tuple(decode(item, arrays) for item in inner)
+    if tag == "$set":
+        return {decode(item, arrays) for item in inner}
+    if tag == "$dict":
+        return {decode(k, arrays): decode(v, arrays) for k, v in inner}
+    if tag == "$unreadable":
+        return Unreadable(str(inner))
+    raise ValueError(f"unknown value tag {tag!r}")
+
+
+def digest(data: Any, arrays: list[np.ndarray]) -> str:
+    """A name for encoded ``data``: equal for equal values (arrays by dtype, shape and bytes)."""
+    hasher = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
+    for array in arrays:
+        hasher.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
+    return hasher.hexdigest()[:24]
+
+
+def save(stem, records: list[tuple[Any, list[np.ndarray]]]) -> None:
+    """Write encoded records (data, arrays) as ``stem.json`` and ``stem.npz`` (no pickles)."""
+    named = {f"r{n}_{i}": array for n, (_, arrays) in enumerate(records)
+             for i, array in enumerate(arrays)}
+    counts = [len(arrays) for _, arrays in records]
+    buffer = io.BytesIO()
+    np.savez(buffer, **named)
+    with open(f"{stem}.npz", "wb") as handle:
+        handle.write(buffer.getvalue())
+    with open(f"{stem}.json", "w", encoding="utf-8") as handle:
+        json.dump({"records": [data for data, _ in records], "arrays": counts}, handle)
+
+
+def load(stem, limit: int = 256 * 2**20) -> list[tuple[Any, list[np.ndarray]]]:
+    """Read what :func:`save` wrote, refusing files over ``limit`` bytes; never runs code.
+
+    Raises:
+        OSError: a file is missing.
+        ValueError: a file is too large or not what :func:`save` writes.
+    """
+    import os
+
+    for path in (f"{stem}.json", f"{stem}.npz"):
+        if os.path.getsize(path) > limit:
+            raise ValueError(f"{os.path.basename(path)} is larger than {limit} bytes")
+    with open(f"{stem}.json", encoding="utf-8") as handle:
+        stored = json.load(handle)
+    try:
+        with np.load(f"{stem}.npz", allow_pickle=False) as arrays:
+            return [(data, [arrays[f"r{n}_{i}"] for i in range(count)])
+                    for n, (data, count) in enumerate(zip(stored["records"], stored["arrays"],
+                                                          strict=True))]
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{os.path.basename(str(stem))} is not a file of recorded values: "
+                         f"{exc}") from None

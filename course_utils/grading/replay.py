@@ -1,0 +1,438 @@
+"""Tests replayed outside the kernel: the kernel answers questions, the judge runs the tests.
+
+A test cell whose metadata in the instructor's source notebook says ``{"course": {"judge":
+"replay"}}`` is scored in three steps, so that nothing the student's kernel does can change
+how an answer is checked:
+
+1. **Plan** (once per template, :func:`make_plan`): the source notebook, solutions included,
+   runs in a process of the grader's (its test cells that are not replayed are skipped). Every
+   call a replayed test makes to a function an answer cell defines is recorded: the function's
+   name and its arguments as data (:mod:`.answers`). A Keras model or function argument is
+   recorded by the name of the notebook variable that holds it, a function also by its module
+   and name, and a model no variable holds is saved as a ``.keras`` file. The reference
+   solution's answers are then replayed (:func:`check_plan`): a test that fails there cannot be
+   replayed, and the template is refused. The plan lands in the assignment's files
+   (:data:`PLAN`), which the sandbox copies into the kernel's folder.
+2. **Probe** (in the student's sandboxed kernel, :func:`answer`): after the notebook has run,
+   the grader runs one more cell, which calls the student's functions with the plan's
+   arguments and writes what each returned or raised, and how it changed its arguments, as
+   data (:data:`ANSWERS`); the kernel's folder keeps it for the judge. Expected values and the
+   checks never enter the kernel; it sees only the questions.
+3. **Replay** (the judge, :func:`judge_cells`, a process of its own outside the sandbox): the
+   source notebook runs again, its answer cells replaced by stand-ins that give back the
+   student's recorded answers; each judged test cell passes or fails there, with its own
+   message. The judge reads the answers as data only and never runs student code.
+
+A student can still return any value; returning the right values for the plan's inputs is
+solving the exercise. A call whose arguments the judge cannot match to the plan (arguments
+computed from an earlier answer) fails its test with a message saying so: a test must call
+students' functions on inputs it makes itself. An answer that is a Keras model arrives as an
+:class:`.answers.Unreadable`: tests of the models students build stay in the kernel.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import inspect
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import answers
+
+__all__ = ["PLAN", "ANSWERS", "JUDGE", "replayed_cells", "make_plan", "check_plan", "answer",
+           "judge_cells"]
+
+JUDGE = "replay"
+PLAN = "course-probe"  # folder in the assignment's files: PLAN/<notebook stem>/calls.{json,npz}
+ANSWERS = "course-answers"  # the kernel writes ANSWERS-<notebook stem>.{json,npz}
+MESSAGE_CHARS = 2000  # of an exception's message, recorded
+
+
+def _grading(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def replayed_cells(nb) -> list[str]:
+    """grade_ids of the notebook ``nb``'s test cells judged by replay."""
+    return [_grading(cell).get("grade_id", "") for cell in nb.cells
+            if cell.get("metadata", {}).get("course", {}).get("judge") == JUDGE]
+
+
+def _run(source: str, ns: dict, name: str) -> BaseException | None:
+    """Run one cell's code in ``ns`` (IPython syntax allowed); the exception it raised, if any."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        code = compile(TransformerManager().transform_cell(source), f"<{name}>", "exec")
+        exec(code, ns)  # noqa: S102 (the instructor's own notebook)
+    except Exception as exc:  # noqa: BLE001 (a failed cell is an outcome, as in nbgrader)
+        return exc
+    return None
+
+
+class _Notebook:
+    """The instructor's notebook run in this process, as the plan and the replay run it.
+
+    Code cells run in order in :attr:`ns`, except the test cells that are not replayed (they
+    are scored in the kernel, and may train for minutes). :attr:`current` is the replayed test
+    cell running (None outside them: only calls from replayed tests are questions), and
+    :attr:`settled` holds the variables as the last cell that is not a test left them: a model
+    argument is named by one of them, since the kernel has them whatever its tests did.
+    """
+
+    def __init__(self, source: Path) -> None:
+        import nbformat
+
+        self.source = source
+        self.nb = nbformat.read(source, as_version=4)
+        self.replayed = set(replayed_cells(self.nb))
+        self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.settled: dict[str, Any] = {}
+        self.current: str | None = None
+
+    def run(self, on_answer_cell: Callable[[Any], None],
+            on_test: Callable[[str, BaseException | None, str], None]) -> None:
+        """``on_answer_cell(cell)`` runs the answer cells; ``on_test(grade_id, exception,
+        stdout)`` hears each replayed test cell's outcome."""
+        for index, cell in enumerate(self.nb.cells):
+            meta = _grading(cell)
+            if cell.cell_type != "code" or not cell.source.strip() or (
+                    meta.get("grade") and meta.get("grade_id") not in self.replayed):
+                continue
+            if meta.get("solution"):
+                on_answer_cell(cell)
+            else:
+                out = io.StringIO()
+                self.current = meta.get("grade_id") if meta.get("grade") else None
+                try:
+                    with contextlib.redirect_stdout(out):
+                        failed = _run(cell.source, self.ns, meta.get("grade_id")
+                                      or f"cell {index}")
+                finally:
+                    self.current = None
+                if meta.get("grade"):
+                    on_test(meta["grade_id"], failed, out.getvalue())
+                    continue
+            self.settled = dict(self.ns)
+
+    def encode_call(self, name: str, args: tuple, kwargs: dict) -> tuple[dict, list, list]:
+        """A call's arguments as data, its arrays, and its Keras models that no settled
+        variable holds."""
+        arrays: list[np.ndarray] = []
+        models = []
+
+        def one(value):
+            held = [k for k, v in self.settled.items() if v is value and k[:1] != "_"]
+            if answers.is_keras_model(value) or inspect.isroutine(value):
+                if held:
+                    return {"$global": held[0]}
+                if inspect.isroutine(value) and _imported(value) is value:
+                    return {"$import": f"{value.__module__}:{value.__qualname__}"}
+            if answers.is_keras_model(value):
+                models.append(value)
+                return {"$model": [type(value).__name__, int(value.count_params())]}
+            return answers.encode(value, arrays)
+
+        data = {"args": [one(v) for v in args], "kwargs": {k: one(v) for k, v in kwargs.items()}}
+        return data, arrays, models
+
+
+def _imported(function: Any) -> Any:
+    """What importing ``function`` by its module and qualified name gives (None: nothing)."""
+    import importlib
+
+    try:
+        found: Any = importlib.import_module(function.__module__)
+        for part in function.__qualname__.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError, TypeError):
+        return None
+    return found
+
+
+def _unreadable(data: Any) -> str | None:
+    """The first ``$unreadable`` kind inside encoded ``data``, if any."""
+    if isinstance(data, dict):
+        if "$unreadable" in data:
+            return str(data["$unreadable"])
+        data = list(data.values())
+    if isinstance(data, list):
+        return next((kind for kind in map(_unreadable, data) if kind), None)
+    return None
+
+
+def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
+    """Run ``source`` with its solutions; record its replayed tests' calls in ``folder``.
+
+    Returns the notebook's variables as it left them, the solution's own functions included
+    (for :func:`check_plan`).
+
+    Raises:
+        RuntimeError: the notebook cannot be replayed: a replayed test fails with the reference
+            solution, an answer cell defines something other than functions, or a test passes
+            an argument that cannot cross to the kernel as data.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    run = _Notebook(source)
+    records, calls, failures, functions = [], [], [], {}
+
+    def record(name: str, function: Callable) -> Callable:
+        def recorded(*args, **kwargs):
+            if run.current is None:
+                return function(*args, **kwargs)
+            data, arrays, models = run.encode_call(name, args, kwargs)
+            kind = _unreadable(data)
+            if kind:
+                raise RuntimeError(f"{source.name}: {run.current} passes a {kind} to {name}: "
+                                   "a replayed test passes values, arrays and Keras models only")
+            files = {str(i): f"model-{len(calls)}-{i}.keras" for i in range(len(models))}
+            for i, model in enumerate(models):
+                model.save(folder / files[str(i)])
+            calls.append({"name": name, "test": run.current,
+                          "digest": answers.digest(data, arrays), "files": files})
+            records.append((data, arrays))
+            return function(*args, **kwargs)
+        return recorded
+
+    def on_answer_cell(cell):
+        grade_id = _grading(cell).get("grade_id", "answer")
+        before = dict(run.ns)
+        failed = _run(cell.source, run.ns, grade_id)
+        if failed is not None:
+            raise RuntimeError(f"{source.name}: the solution cell {grade_id} fails: {failed!r}")
+        changed = [name for name, value in run.ns.items() if before.get(name) is not value]
+        if any(not inspect.isfunction(run.ns[name]) for name in changed):
+            raise RuntimeError(f"{source.name}: the solution cell {grade_id} defines "
+                               f"{', '.join(changed)}: a replayed test needs answer cells that "
+                               "define functions only")
+        for name in changed:
+            functions[name] = run.ns[name]
+            run.ns[name] = record(name, run.ns[name])
+
+    def on_test(grade_id, failed, _):
+        if isinstance(failed, RuntimeError) and str(failed).startswith(source.name):
+            raise failed
+        if failed is not None:
+            failures.append(f"{grade_id}: {type(failed).__name__}: {failed}")
+
+    run.run(on_answer_cell, on_test)
+    if failures:
+        raise RuntimeError(f"{source.name}: the reference solution fails {failures[0]}")
+    answers.save(folder / "calls", records)
+    (folder / "plan.json").write_text(json.dumps({"calls": calls}))
+    return {**run.ns, **functions}
+
+
+def check_plan(source: Path, folder: Path, ns: dict[str, Any]) -> None:
+    """Replay ``source``'s tests on the answers that the reference solution's namespace ``ns``
+    (from :func:`make_plan`) gives to ``folder``'s plan.
+
+    Raises:
+        RuntimeError: a replayed test fails: it cannot be replayed (its arguments depend on an
+            answer, or it needs state a test that is not replayed makes).
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as kept:
+        answer(folder, Path(kept) / f"{ANSWERS}-{source.stem}", ns)
+        verdicts = judge_cells(source, Path(kept), replayed_cells(_Notebook(source).nb))
+    failed = {gid: v["error"] for gid, v in verdicts.items() if not v["passed"]}
+    if failed:
+        gid, (name, message) = next(iter(failed.items()))
+        raise RuntimeError(f"{source.name}: {gid} fails when replayed on the reference "
+                           f"solution's answers ({name}: {message}): a replayed test must call "
+                           "answer functions on inputs it makes itself")
+
+
+def _reference(data: dict, ns: dict, file: Path | None) -> Any:
+    """A model or function argument: the notebook's variable ``data["$global"]``, the function
+    ``data["$import"]`` (``module:qualified.name``), or the model in ``file``."""
+    if "$import" in data:
+        import importlib
+
+        module, _, qualname = data["$import"].partition(":")
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+        return found
+    if file is None:
+        if data["$global"] not in ns:
+            raise NameError(f"name {data['$global']!r} is not defined")
+        return ns[data["$global"]]
+    import keras
+
+    return keras.models.load_model(file)
+
+
+def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
+    """Kernel side: call the notebook's functions with ``plan``'s arguments; write ``into``.
+
+    ``ns`` is the notebook's namespace (IPython's when None). Does nothing when ``plan`` holds
+    no plan. Returns the number of calls answered.
+    """
+    plan = Path(plan)
+    if not (plan / "plan.json").is_file():
+        return 0
+    if ns is None:
+        ns = get_ipython().user_ns  # type: ignore[name-defined]  # noqa: F821 (IPython's)
+    calls = json.loads((plan / "plan.json").read_text())["calls"]
+    results = []
+    for call, (data, arrays) in zip(calls, answers.load(plan / "calls"), strict=True):
+        out: list[np.ndarray] = []
+        record: dict[str, Any] = {"mutated": {}}
+        try:
+            positions = [*((str(i), v) for i, v in enumerate(data["args"])),
+                         *((f"k:{k}", v) for k, v in data["kwargs"].items())]
+            models = iter(sorted(call["files"], key=int))
+            items = {}  # position -> (argument, whether it was passed by reference)
+            for key, value in positions:
+                if isinstance(value, dict) and ("$global" in value or "$model" in value
+                                                or "$import" in value):
+                    file = plan / call["files"][next(models)] if "$model" in value else None
+                    items[key] = (_reference(value, ns, file), True)
+                else:
+                    items[key] = (answers.decode(value, arrays), False)
+            function = ns.get(call["name"])
+            if function is None:
+                raise NameError(f"name {call['name']!r} is not defined")
+            before = {key: _content(value) for key, (value, ref) in items.items() if not ref}
+            args = [items[str(i)][0] for i in range(len(data["args"]))]
+            kwargs = {k: items[f"k:{k}"][0] for k in data["kwargs"]}
+            record["result"] = answers.encode(function(*args, **kwargs), out)
+            for key, digest in before.items():
+                if _content(items[key][0]) != digest:
+                    record["mutated"][key] = answers.encode(items[key][0], out)
+        except BaseException as exc:  # noqa: BLE001 (whatever the student's code raised)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            record = {"raised": [type(exc).__name__, str(exc)[:MESSAGE_CHARS]]}
+        results.append((record, out))
+    answers.save(Path(into), results)
+    return len(results)
+
+
+def _content(value: Any) -> str:
+    arrays: list[np.ndarray] = []
+    return answers.digest(answers.encode(value, arrays), arrays)
+
+
+def _exception(name: str, message: str) -> Exception:
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, Exception):
+        try:
+            return found(message)
+        except Exception:  # noqa: BLE001 (an exception class that takes other arguments)
+            pass
+    return type(name, (Exception,), {})(message)
+
+
+def _write_back(target: Any, value: Any) -> None:
+    """Change ``target`` in place to ``value`` (what the student's function did to it): an
+    array's values, a list's, dict's or set's items."""
+    if isinstance(target, np.ndarray) and isinstance(value, np.ndarray) \
+            and target.shape == value.shape:
+        np.copyto(target, value, casting="unsafe")
+    elif isinstance(target, list) and isinstance(value, list):
+        target[:] = value
+    elif isinstance(target, (dict, set)) and isinstance(value, type(target)):
+        target.clear()
+        target.update(value)
+
+
+def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
+    """Judge side: replay ``source``'s tests on the kernel's answers in ``kept``.
+
+    Returns ``{grade_id: {"passed": bool, "lines": [...], "error": [name, message] | None}}``
+    for the grade_ids in ``cells``.
+    """
+    plan = source.parent / PLAN / source.stem
+    calls = json.loads((plan / "plan.json").read_text())["calls"]
+    try:
+        given = answers.load(kept / f"{ANSWERS}-{source.stem}")
+        if len(given) != len(calls):
+            raise ValueError(f"{len(given)} answers for {len(calls)} questions")
+        problem = None
+    except (OSError, ValueError, RecursionError) as exc:
+        given, problem = [], ("the grader got no answers from your notebook (did it run to its "
+                              f"end?): {exc}")
+    run = _Notebook(source)
+    used: set[int] = set()
+    verdicts: dict[str, dict] = {}
+
+    def stand_in(name: str) -> Callable:
+        def replayed(*args, **kwargs):
+            data, arrays, _ = run.encode_call(name, args, kwargs)
+            digest = answers.digest(data, arrays)
+            for index, call in enumerate(calls):
+                if index not in used and call["name"] == name and call["digest"] == digest:
+                    break
+            else:
+                raise RuntimeError(f"the grader cannot replay this call of {name}: its "
+                                   "arguments are not the ones your notebook was asked about")
+            used.add(index)
+            if problem:
+                raise RuntimeError(problem)
+            record, out = given[index]
+            if "raised" in record:
+                raise _exception(*record["raised"])
+            for key, value in record.get("mutated", {}).items():
+                target = kwargs.get(key[2:]) if key.startswith("k:") else args[int(key)]
+                _write_back(target, answers.decode(value, out))
+            return answers.decode(record["result"], out)
+        replayed.__name__ = name
+        return replayed
+
+    asked = {call["name"] for call in calls}
+
+    def on_answer_cell(cell):
+        for name in _defined_names(cell.source) & asked:
+            run.ns[name] = stand_in(name)
+
+    def on_test(grade_id, failed, printed):
+        if grade_id in cells:
+            verdicts[grade_id] = {
+                "passed": failed is None, "lines": printed.splitlines(),
+                "error": None if failed is None else [type(failed).__name__, str(failed)]}
+
+    run.run(on_answer_cell, on_test)
+    return verdicts
+
+
+def _defined_names(code: str) -> set[str]:
+    """Names of the functions a cell's code defines at its top level."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(code))
+    except SyntaxError:
+        return set()
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m course_utils.grading.replay plan SOURCE``: write SOURCE's plan."""
+    command, source = argv
+    if command != "plan":
+        raise SystemExit(f"unknown command {command!r}")
+    path = Path(source)
+    folder = path.parent / PLAN / path.stem
+    try:
+        check_plan(path, folder, make_plan(path, folder))
+    except RuntimeError as exc:  # the notebook cannot be replayed: the instructor's to fix
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps({"plan": str(folder)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,158 @@
+"""The replay judge (course_utils.grading.replay) and the values it reads (grading.answers).
+
+A small notebook without TensorFlow goes through the three steps in this process: the plan
+(the reference solution's calls), the kernel's answers (here, functions of a namespace standing
+for a student's kernel) and the judge's replay. The grading round trips in test_assignments.py
+run the same steps through nbgrader and the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from course_utils.grading import answers, replay
+
+REFERENCE = "def double(values):\n    return [2 * v for v in values]\n"
+TEST = ("# double: twice each value\n"
+        "got = double([1, 2, 3])\n"
+        "assert got == [2, 4, 6], f'double([1, 2, 3]) gave {got}'\n"
+        "### BEGIN HIDDEN TESTS\n"
+        "data = np.array([1.5, -1.0])\n"
+        "got = double(list(data))\n"
+        "assert got == [3.0, -2.0], f'negative values: got {got}'\n"
+        "### END HIDDEN TESTS\n")
+
+
+def _notebook(folder: Path, answer: str = REFERENCE, test: str = TEST) -> Path:
+    def graded(source: str, grade_id: str, solution: bool) -> nbformat.NotebookNode:
+        cell = new_code_cell(source)
+        cell.metadata["nbgrader"] = {"grade": not solution, "solution": solution,
+                                     "grade_id": grade_id, "points": 0 if solution else 2,
+                                     "locked": not solution, "schema_version": 3}
+        if not solution:
+            cell.metadata["course"] = {"judge": replay.JUDGE}
+        return cell
+
+    nb = new_notebook(cells=[new_code_cell("import numpy as np"),
+                             graded(answer, "double_answer", True),
+                             graded(test, "test_double", False)])
+    path = folder / "toy.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _judge(source: Path, student: dict, tmp_path: Path) -> dict:
+    """Plan ``source``, answer from the functions in ``student``, replay: the test's verdict."""
+    plan = source.parent / replay.PLAN / source.stem
+    replay.check_plan(source, plan, replay.make_plan(source, plan))
+    kept = tmp_path / "kept"
+    kept.mkdir(exist_ok=True)
+    replay.answer(plan, kept / f"{replay.ANSWERS}-{source.stem}", {"np": np, **student})
+    return replay.judge_cells(source, kept, ["test_double"])["test_double"]
+
+
+def _defined(code: str) -> dict:
+    ns: dict = {"np": np}
+    exec(code, ns)  # noqa: S102 (the test's own student code)
+    return ns
+
+
+def test_values_cross_as_data_with_their_types(tmp_path: Path) -> None:
+    class Liar(float):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+    value = {"a": (1, 2.5, None, True), 3: [np.int64(7), np.float32(0.5)],
+             "arr": np.arange(6).reshape(2, 3), "set": {1, 2}, "nan": math.nan,
+             "inf": -math.inf, "liar": Liar(0.25), "0d": np.array(4.0)}
+    arrays: list = []
+    data = answers.encode(value, arrays)
+    answers.save(tmp_path / "v", [(data, arrays)])
+    (got_data, got_arrays), = answers.load(tmp_path / "v")
+    got = answers.decode(got_data, got_arrays)
+    assert got["a"] == (1, 2.5, None, True) and isinstance(got["a"], tuple)
+    assert type(got[3][0]) is np.int64 and type(got[3][1]) is np.float32
+    assert got["arr"].shape == (2, 3) and got["arr"].dtype == value["arr"].dtype
+    assert got["set"] == {1, 2} and math.isnan(got["nan"]) and got["inf"] == -math.inf
+    assert type(got["liar"]) is float and got["liar"] != 0.5  # the lie does not cross
+    assert got["0d"].shape == () and float(got["0d"]) == 4.0
+
+
+def test_what_cannot_cross_is_named_not_run(tmp_path: Path) -> None:
+    arrays: list = []
+    data = answers.encode([object(), np.array([{"x": 1}], dtype=object)], arrays)
+    got = answers.decode(data, arrays)
+    assert all(isinstance(item, answers.Unreadable) for item in got)
+    assert "object" in repr(got[0])
+    (tmp_path / "bad.json").write_text(json.dumps({"records": [{"$array": 0}], "arrays": [1]}))
+    (tmp_path / "bad.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a file of recorded values"):
+        answers.load(tmp_path / "bad")
+    with pytest.raises(ValueError, match="larger than"):
+        answers.load(tmp_path / "bad", limit=4)
+
+
+def test_right_answers_pass_and_wrong_ones_fail_with_the_tests_message(tmp_path: Path) -> None:
+    source = _notebook(tmp_path)
+    assert _judge(source, _defined(REFERENCE), tmp_path)["passed"]
+    doubled_abs = _defined("def double(values):\n    return [2 * abs(v) for v in values]\n")
+    verdict = _judge(source, doubled_abs, tmp_path)
+    assert not verdict["passed"]
+    assert verdict["error"][0] == "AssertionError"
+    assert verdict["error"][1].startswith("negative values: got [")
+
+
+def test_an_exception_and_a_missing_function_fail_the_test(tmp_path: Path) -> None:
+    source = _notebook(tmp_path)
+    raising = _defined("def double(values):\n    raise KeyError('oops')\n")
+    assert _judge(source, raising, tmp_path)["error"][0] == "KeyError"
+    assert _judge(source, {}, tmp_path)["error"] == ["NameError",
+                                                     "name 'double' is not defined"]
+
+
+def test_changes_to_the_inputs_reach_the_test(tmp_path: Path) -> None:
+    test = ("# double: leaves its input alone\n"
+            "values = [1, 2]\n"
+            "got = double(values)\n"
+            "assert values == [1, 2], 'double changed its input in place'\n"
+            "assert got == [2, 4]\n")
+    source = _notebook(tmp_path, test=test)
+    in_place = _defined("def double(values):\n"
+                        "    values[:] = [2 * v for v in values]\n"
+                        "    return values\n")
+    assert _judge(source, in_place, tmp_path)["error"] == [
+        "AssertionError", "double changed its input in place"]
+    assert _judge(source, _defined(REFERENCE), tmp_path)["passed"]
+
+
+def test_no_answers_file_fails_every_replayed_test(tmp_path: Path) -> None:
+    source = _notebook(tmp_path)
+    plan = source.parent / replay.PLAN / source.stem
+    replay.make_plan(source, plan)
+    verdict = replay.judge_cells(source, tmp_path / "nothing", ["test_double"])["test_double"]
+    assert not verdict["passed"] and "no answers" in verdict["error"][1]
+
+
+@pytest.mark.parametrize(("answer", "test", "refusal"), [
+    (REFERENCE, "# double of a random value\nimport random\n"
+     "assert double([random.random()])[0] < 2\n", "inputs it makes itself"),
+    (REFERENCE + "SCALE = 2\n", TEST, "define functions only"),
+    (REFERENCE, "# double of a generator\nassert double(v for v in [1]) == [2]\n",
+     "generator"),
+    ("def double(values):\n    return values\n", TEST, "reference solution fails"),
+])
+def test_a_test_that_cannot_be_replayed_is_refused(tmp_path: Path, answer: str, test: str,
+                                                   refusal: str) -> None:
+    source = _notebook(tmp_path, answer, test)
+    plan = source.parent / replay.PLAN / source.stem
+    with pytest.raises(RuntimeError, match=refusal):
+        replay.check_plan(source, plan, replay.make_plan(source, plan))
