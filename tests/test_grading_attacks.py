@@ -276,7 +276,9 @@ def graded(course, tmp_path_factory, network_listener):
     (folder / "extra_notebook/toy").mkdir(parents=True)
     nbformat.write(answer, folder / "extra_notebook/toy/toy.ipynb")
     nbformat.write(toy_course.source_notebook(), folder / "extra_notebook/toy/scratch.ipynb")
-    results = batch.autograde(folder, workers=2, root=course, cell_timeout=5,
+    # 10 s per cell: on a busy machine, memory_blowup must reach the memory limit before its
+    # cell's time is up, and limits_hold must start its threads
+    results = batch.autograde(folder, workers=2, root=course, cell_timeout=10,
                               notebook_timeout=120, memory_limit=2**30)
     return {r.student: r for r in results}
 
