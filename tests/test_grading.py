@@ -287,3 +287,28 @@ def test_no_sandbox_is_announced_and_recorded(course, graded, tmp_path, monkeypa
     assert "WITHOUT a sandbox" in capsys.readouterr().err
     (row,) = csv.DictReader(open(tmp_path / "g.csv"))
     assert (row["score"], row["sandbox"]) == ("3", "no")
+
+
+def test_plain_nbgrader_autograde_says_it_gives_no_protection(tmp_path):
+    """``nbgrader autograde`` reads the course's config (the test guard runs) and says, as it
+    starts, that only ``course autograde`` protects the grades."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from course_utils.grading import execute, processes
+
+    root = toy_course.make_course(tmp_path)
+    target = root / "submitted/alice/toy/toy.ipynb"
+    target.parent.mkdir(parents=True)
+    nbformat.write(toy_course.answered(root), target)
+    nbgrader = str(Path(sys.executable).with_name("nbgrader"))
+    for command in (["generate_assignment", "toy", "--force"],  # puts it in the gradebook
+                    ["autograde", "toy", "--student", "alice"]):
+        done = subprocess.run([nbgrader, *command], cwd=root, env=processes.kernel_env(),
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    assert execute.UNPROTECTED in done.stderr
+    graded = nbformat.read(root / "autograded/alice/toy/toy.ipynb", as_version=4)
+    assert all(out.output_type != "error" for cell in graded.cells
+               for out in cell.get("outputs", []))

@@ -156,3 +156,40 @@ def test_a_test_that_cannot_be_replayed_is_refused(tmp_path: Path, answer: str, 
     plan = source.parent / replay.PLAN / source.stem
     with pytest.raises(RuntimeError, match=refusal):
         replay.check_plan(source, plan, replay.make_plan(source, plan))
+
+
+def test_a_judge_server_forks_each_judgement(tmp_path: Path) -> None:
+    """A :class:`judge.Server` gives the verdicts a new process gives, stops a judgement that
+    runs too long without stopping itself, and reports a judge that fails."""
+    from course_utils.grading import judge
+
+    source = _notebook(tmp_path)
+    plan = source.parent / replay.PLAN / source.stem
+    replay.check_plan(source, plan, replay.make_plan(source, plan))
+    right, wrong = tmp_path / "right", tmp_path / "wrong"
+    for kept, code in [(right, REFERENCE), (wrong, "def double(values):\n    return values\n")]:
+        kept.mkdir()
+        replay.answer(plan, kept / f"{replay.ANSWERS}-{source.stem}", _defined(code))
+    (tmp_path / "slow").mkdir()
+    slow = _notebook(tmp_path / "slow")
+    replay.make_plan(slow, slow.parent / replay.PLAN / slow.stem)
+    nb = nbformat.read(slow, as_version=4)
+    nb.cells[-1].source = "import time\ntime.sleep(60)\n" + TEST  # slower after planning
+    nbformat.write(nb, slow)
+    server = judge.Server()
+    try:
+        for kept in (right, wrong):
+            once = judge.run_judge(replay.JUDGE, source, kept, ["test_double"])
+            assert judge.run_judge(replay.JUDGE, source, kept, ["test_double"],
+                                   server=server) == once
+        assert once["test_double"]["passed"] is False
+        timed_out = judge.run_judge(replay.JUDGE, slow, right, ["test_double"], timeout=3,
+                                    server=server)
+        assert timed_out["test_double"]["lines"] == ["judging took more than 3 s"]
+        with pytest.raises(RuntimeError, match="FileNotFoundError"):
+            judge.run_judge(replay.JUDGE, tmp_path / "missing.ipynb", right, ["test_double"],
+                            server=server)
+        assert judge.run_judge(replay.JUDGE, source, right, ["test_double"],
+                               server=server)["test_double"]["passed"]
+    finally:
+        server.close()

@@ -48,6 +48,9 @@ __all__ = ["GuardedExecute", "PRESTARTED", "is_test_cell"]
 
 PRESTARTED: list = []  # a started kernel manager for the next notebook (see the docstring)
 DISPLAYED = ("execute_result", "display_data")  # outputs dropped from test cells
+UNPROTECTED = ("plain nbgrader autograde gives no protection against cheating: no sandbox, no "
+               "tampering verdict, and the tests the course judges outside the kernel are scored "
+               "from the student's own kernel; grade a class with `course autograde`")
 
 
 def is_test_cell(cell) -> bool:
@@ -102,6 +105,8 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):  # noqa: D102 (nbconvert's API)
         self.findings: list[str] = []
+        if not self.report:  # plain nbgrader: nobody reads the findings or runs the judge
+            self.log.warning(UNPROTECTED)
         if km is None and PRESTARTED:
             km = PRESTARTED.pop()
             km.keep = self.keep or None

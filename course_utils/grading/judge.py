@@ -2,8 +2,8 @@
 
 A test cell whose metadata in the instructor's source notebook says ``{"course": {"judge":
 NAME}}`` is not scored from its outputs. After nbgrader's autograde, :func:`apply` runs the
-judge NAME of :data:`JUDGES` in a process of its own (``python -m course_utils.grading.judge
-NAME SOURCE KEPT GRADE_ID...``, outside the sandbox, with the data the sandbox hides), on the
+judge NAME of :data:`JUDGES` in a process of its own (``python -m course_utils.grading.judge``,
+or a child forked by a :class:`Server`; outside the sandbox, with the data it hides), on the
 files the kernel left in its working folder, copied out of the sandbox as the kernel shut down
 (:func:`.sandbox.keep_outputs`). Two judges: ``experiment`` scores a saved model
 (:mod:`course_utils.checks.experiment`), ``replay`` runs the instructor's tests on the answers
@@ -15,16 +15,23 @@ from the template's source notebook, never from the submission.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
+import traceback
 from pathlib import Path
 
 import nbformat
 
 from .repair import grade_id
 
-__all__ = ["JUDGES", "TIMEOUT", "judged_cells", "run_judge", "apply"]
+__all__ = ["JUDGES", "TIMEOUT", "judged_cells", "run_judge", "Server", "apply"]
 
 # name -> module; the module's judge_cells(source, kept, grade_ids) returns {grade_id: verdict},
 # a verdict being {"score": points} or {"passed": bool}, with "lines" (the cell's text), and
@@ -32,46 +39,174 @@ __all__ = ["JUDGES", "TIMEOUT", "judged_cells", "run_judge", "apply"]
 JUDGES = {"experiment": "course_utils.checks.experiment",
           "replay": "course_utils.grading.replay"}
 TIMEOUT = 300  # seconds for one judgement: loading TensorFlow, the backbone and the test photos
+FORKS = sys.platform == "linux"  # forking after importing TensorFlow is safe on Linux only
 
 
-def judged_cells(source: Path) -> dict[str, str]:
-    """grade_id -> judge name, for the judged test cells of the notebook ``source``."""
+def judged_cells(source: Path | nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> judge name, for the judged test cells of the notebook ``source`` (its path,
+    or the notebook read)."""
+    nb = source if isinstance(source, nbformat.NotebookNode) else nbformat.read(source, 4)
     cells = {}
-    for cell in nbformat.read(source, as_version=4).cells:
+    for cell in nb.cells:
         name = cell.get("metadata", {}).get("course", {}).get("judge")
         if name is not None:
             if name not in JUDGES:
-                raise ValueError(f"{source.name}: unknown judge {name!r} (known: "
-                                 f"{', '.join(JUDGES)})")
+                where = "the notebook" if nb is source else source.name
+                raise ValueError(f"{where}: unknown judge {name!r} (known: {', '.join(JUDGES)})")
             cells[grade_id(cell)] = name
     return cells
 
 
-def run_judge(name: str, source: Path, kept: Path, cells: list[str],
-              timeout: int = TIMEOUT) -> dict[str, dict]:
-    """Judge ``cells`` of ``source`` on the files in ``kept``, in a new process: a verdict per
-    grade_id (see :data:`JUDGES`), never an exception for what the student's kernel left."""
-    from .processes import kernel_env
+def run_judge(name: str, source: Path, kept: Path, cells: list[str], timeout: int = TIMEOUT,
+              server: Server | None = None) -> dict[str, dict]:
+    """Judge ``cells`` of ``source`` on the files in ``kept``, in a process of its own: a verdict
+    per grade_id (see :data:`JUDGES`), never an exception for what the student's kernel left.
 
-    try:
-        done = subprocess.run([sys.executable, "-m", __name__, name, str(source), str(kept),
-                               *cells], capture_output=True, text=True, timeout=timeout,
-                              env=kernel_env())
-    except subprocess.TimeoutExpired:
+    Args:
+        server: a :class:`Server` to fork the judgement from; None starts a new process.
+
+    Raises:
+        RuntimeError: the judge itself failed (a bug, or a template it cannot read).
+    """
+    job = {"name": name, "source": str(source), "kept": str(kept), "cells": cells,
+           "timeout": timeout}
+    reply = server.ask(job) if server is not None and FORKS else _ask_once(job)
+    if reply.get("timeout"):
         return {gid: {"score": 0.0, "lines": [f"judging took more than {timeout} s"]}
                 for gid in cells}
-    try:
-        verdicts = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"the {name} judge failed on {kept}: {last}") from None
-    return {gid: verdicts.get(gid, {"score": 0.0, "lines": ["this test did not run"]})
+    if "failed" in reply:
+        raise RuntimeError(f"the {name} judge failed on {kept}: {reply['failed']}")
+    return {gid: reply["verdicts"].get(gid, {"score": 0.0, "lines": ["this test did not run"]})
             for gid in cells}
 
 
+def _ask_once(job: dict) -> dict:
+    """Judge ``job`` in a new ``python -m course_utils.grading.judge`` process."""
+    from .processes import kernel_env
+
+    try:
+        done = subprocess.run([sys.executable, "-m", __name__], input=json.dumps(job),
+                              capture_output=True, text=True, timeout=job["timeout"],
+                              env=kernel_env())
+    except subprocess.TimeoutExpired:
+        return {"timeout": True}
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"failed": (done.stderr.strip().splitlines() or ["no message"])[-1]}
+
+
+def _judge(job: dict) -> dict:
+    """The reply to one judgement, computed in this process: ``{"verdicts": {...}}``, or
+    ``{"failed": message}`` when the judge raised (its traceback goes to stderr)."""
+    try:
+        module = importlib.import_module(JUDGES[job["name"]])
+        return {"verdicts": module.judge_cells(Path(job["source"]), Path(job["kept"]),
+                                               job["cells"])}
+    except Exception as exc:  # noqa: BLE001 (reported to the grader, which withholds the score)
+        traceback.print_exc()
+        return {"failed": f"{type(exc).__name__}: {exc}"}
+
+
+class Server:
+    """A judge process kept for many judgements (``python -m course_utils.grading.judge serve``).
+
+    It imports the judges, nbformat and Keras (with TensorFlow) once, then forks a new child for
+    each judgement: a judgement costs what running the instructor's notebook costs, without the
+    seconds TensorFlow takes to import, and none sees what another left (the child exits after
+    one). Forking is used on
+    Linux only (:data:`FORKS`); elsewhere :func:`run_judge` starts a process per judgement. Not
+    thread-safe: one judgement at a time.
+    """
+
+    START = 120  # seconds the server may take to import its libraries, on a busy machine
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the server process, unless it runs: it imports while the caller does other
+        work (the student's notebook running), and :meth:`ask` starts it when needed."""
+        from .processes import kernel_env
+
+        if FORKS and (self._proc is None or self._proc.poll() is not None):
+            self._proc = subprocess.Popen([sys.executable, "-m", __name__, "serve"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                          env=kernel_env())
+
+    def ask(self, job: dict) -> dict:
+        """The reply to ``job`` (see :func:`_judge`), or ``{"timeout": True}``."""
+        self.start()
+        try:
+            self._proc.stdin.write(json.dumps(job) + "\n")
+            self._proc.stdin.flush()
+            if select.select([self._proc.stdout], [], [], job["timeout"] + self.START)[0]:
+                line = self._proc.stdout.readline()
+                if line:
+                    return json.loads(line)
+        except (BrokenPipeError, ValueError):
+            pass
+        self.close()
+        return {"failed": "the judge process stopped answering"}
+
+    def close(self) -> None:
+        """Stop the server process (a judgement in progress with it)."""
+        from .processes import kill_tree
+
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            kill_tree(proc.pid)
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                stream.close()
+
+
+def _serve() -> int:
+    """The server's loop: one JSON job per line of stdin, one JSON reply per line of stdout."""
+    for module in ("nbformat", "IPython.core.inputtransformer2", "keras", *JUDGES.values()):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    for line in sys.stdin:
+        job = json.loads(line)
+        print(json.dumps(_forked(job)), flush=True)
+    return 0
+
+
+def _forked(job: dict) -> dict:
+    """:func:`_judge` in a forked child, killed after ``job["timeout"]`` seconds."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing it prints may reach the server's stdout
+        try:
+            os.close(read_end)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            with os.fdopen(write_end, "w") as out:
+                out.write(json.dumps(_judge(job)))
+        finally:
+            os._exit(0)  # never back into the server's loop, whatever the judgement raised
+    os.close(write_end)
+    deadline, chunks = time.monotonic() + job["timeout"], []
+    with os.fdopen(read_end, "rb") as pipe:
+        while select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            chunk = os.read(pipe.fileno(), 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return {"timeout": True}
+    os.waitpid(pid, 0)
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError:
+        return {"failed": "the judge's process ended without a verdict"}
+
+
 def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
-          student: str) -> list[str]:
-    """Judge ``source``'s judged cells for one graded submission.
+          student: str, server: Server | None = None) -> list[str]:
+    """Judge ``source``'s judged cells for one graded submission (with ``server``, when given).
 
     Writes each judged cell's score into the gradebook ``db`` and replaces the cell's outputs
     in the autograded notebook ``graded``. Returns one note per judge that ran.
@@ -85,7 +220,8 @@ def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
         return []
     verdicts: dict[str, dict] = {}
     for name in sorted(set(cells.values())):
-        verdicts.update(run_judge(name, source, kept, [g for g, n in cells.items() if n == name]))
+        verdicts.update(run_judge(name, source, kept, [g for g, n in cells.items() if n == name],
+                                   server=server))
     nb = nbformat.read(graded, as_version=4)
     total = 0.0
     with Gradebook(db_url(db)) as gb:
@@ -122,13 +258,11 @@ def _stream(text: str):
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m course_utils.grading.judge NAME SOURCE KEPT GRADE_ID...``: print the verdicts
-    as one JSON line."""
-    import importlib
-
-    name, source, kept, *cells = argv
-    verdicts = importlib.import_module(JUDGES[name]).judge_cells(Path(source), Path(kept), cells)
-    print(json.dumps(verdicts))
+    """``python -m course_utils.grading.judge``: judge the JSON job read from stdin and print the
+    reply as one JSON line; ``... judge serve``: :class:`Server`'s side."""
+    if argv == ["serve"]:
+        return _serve()
+    print(json.dumps(_judge(json.loads(sys.stdin.read()))))
     return 0
 
 

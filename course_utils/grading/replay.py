@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from . import answers
+from .judge import judged_cells
 
 __all__ = ["PLAN", "ANSWERS", "JUDGE", "replayed_cells", "make_plan", "check_plan", "answer",
            "judge_cells"]
@@ -61,8 +62,7 @@ def _grading(cell) -> dict:
 
 def replayed_cells(nb) -> list[str]:
     """grade_ids of the notebook ``nb``'s test cells judged by replay."""
-    return [_grading(cell).get("grade_id", "") for cell in nb.cells
-            if cell.get("metadata", {}).get("course", {}).get("judge") == JUDGE]
+    return [gid for gid, name in judged_cells(nb).items() if name == JUDGE]
 
 
 def _run(source: str, ns: dict, name: str) -> BaseException | None:

@@ -204,9 +204,19 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
 
     Args:
         worker: a :class:`.workers.Worker` (started with the same ``sandbox``) to run nbgrader
-            in; None starts a new grading process for this student alone.
+            and the judge in; None starts new processes for this student alone.
     """
     start = time.perf_counter()
+    result = _grade(template, student, assignment, notebook, stem, workdir, cell_timeout,
+                    notebook_timeout, sandbox, memory_limit, worker)
+    result.seconds = time.perf_counter() - start  # judging included
+    return result
+
+
+def _grade(template: Path, student: str, assignment: str, notebook: Path, stem: str,
+           workdir: Path, cell_timeout: int, notebook_timeout: int, sandbox: bool,
+           memory_limit: int, worker) -> Result:
+    """:func:`grade`'s work, without the clock."""
     folder = workdir / f"{safe_name(student)}--{assignment}"
     result = Result(student, assignment, folder=folder)
     shutil.rmtree(folder, ignore_errors=True)
@@ -225,11 +235,12 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
                          {"COURSE_SANDBOX": "1" if sandbox else "0",
                           "COURSE_SANDBOX_PARENT": str(folder)}, memory_limit)
     else:
+        if judge.judged_cells(source):
+            worker.judge.start()  # imports Keras while the notebook runs
         done = worker.run({"root": str(folder), "assignment": assignment, "student": student,
                            "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
                            "files": str(source.parent),
                            "preload": kernel_preload(source)}, notebook_timeout, memory_limit)
-    result.seconds = time.perf_counter() - start
     if done.stopped == "time":
         result.error = (f"the notebook ran longer than {notebook_timeout} s in total (an endless "
                         "loop, or training for too long?) and was stopped")
@@ -256,7 +267,7 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
         return result
     try:
         result.notes += judge.apply(source, graded, folder / "gradebook.db", folder / KEPT,
-                                    assignment, student)
+                                    assignment, student, worker.judge if worker else None)
     except RuntimeError as exc:
         result.error = f"internal error: {exc}; score withheld"
         return result

@@ -2,7 +2,8 @@
 
 A :class:`Worker` is one ``python -m course_utils.grading.child serve`` process (:mod:`.child`):
 nbgrader is imported once, and a spare kernel (sandboxed, TensorFlow already imported) boots for
-the next student while the current one is graded. Each student still gets a kernel of its own
+the next student while the current one is graded; its :class:`.judge.Server` judges the judged
+test cells of the students it graded. Each student still gets a kernel of its own
 and a private course folder (:func:`.runner.grade`). The limits are the same as for a process of
 its own: past ``timeout`` seconds, or when the worker and the student's kernel together hold more
 than ``memory_limit`` bytes (the spare kernel is not counted), the worker and its kernels are
@@ -22,7 +23,7 @@ import tempfile
 import threading
 import time
 
-from . import processes
+from . import judge, processes
 
 __all__ = ["Worker", "Pool"]
 
@@ -39,6 +40,7 @@ class Worker:
         self._proc: subprocess.Popen | None = None
         self._home = tempfile.mkdtemp(prefix="course-worker-")
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+        self.judge = judge.Server()  # judges this worker's students' judged test cells
 
     def _start(self) -> subprocess.Popen:
         env = {**processes.kernel_env(), "COURSE_SANDBOX": "1" if self.sandbox else "0",
@@ -110,6 +112,7 @@ class Worker:
     def shutdown(self) -> None:
         """Stop the worker for good and remove its folders."""
         self.close()
+        self.judge.close()
         self._log.close()
         shutil.rmtree(self._home, ignore_errors=True)
 
