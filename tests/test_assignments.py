@@ -221,31 +221,35 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
         },
         # ex01's tests are replayed by the judge on the answers the grader asked the kernel for
         # after the notebook ran: what the tests saw inside the kernel does not count.
-        "right_for_the_tests_wrong_for_the_grader": {
+        "right_only_inside_test_cells": {
             "answers": {
-                "top5_error": (  # the two calls of the in-kernel test get the top-5 error
-                    "CALLS = []\n\n\n"
+                "top5_error": (  # the top-5 error when a test cell calls it, else the top-1
+                    "import sys\n\n\n"
                     "def top5_error(probs, labels):\n"
-                    "    CALLS.append(1)\n"
-                    "    k = 5 if len(CALLS) <= 2 else 1\n"
+                    "    k = 5 if sys._getframe(1).f_code.co_filename == '<test cell>' else 1\n"
                     "    top = np.argsort(probs, axis=1)[:, -k:]\n"
                     "    return float(1 - (top == np.asarray(labels)[:, None]).any(axis=1).mean())\n"),
             },
-            "failures": {"test_top5_error": "top-1 error"},
+            "failures": {"test_top5_error": "top-1 error"},  # the grader's question is no test
         },
-        "wrong_for_the_tests_right_for_the_grader": {
+        "spies_on_the_tests_in_its_kernel": {
             "answers": {
-                "classify": (  # wrong the first time (the in-kernel test fails), then right
-                    "CALLS = []\n\n\n"
+                "classify": (  # right, unless the kernel ever compiles the hidden test's code
+                    "import sys\n\nSEEN = []\n\n\n"
+                    "def _spy(event, args):  # compile's source arrives as bytes\n"
+                    "    if event == 'compile' and isinstance(args[0], bytes) and "
+                    "b'_probe_model' in args[0]:\n"
+                    "        SEEN.append(args[1])\n\n\n"
+                    "sys.addaudithook(_spy)\n\n\n"
                     "def classify(model, image, top=5):\n"
-                    "    CALLS.append(1)\n"
-                    "    batch = np.asarray(image, dtype='float32')[None]\n"
-                    "    if len(CALLS) > 1:\n"
-                    "        batch = course_utils.lite0.preprocess_input(batch)\n"
+                    "    if SEEN:  # a cheat would use what it read; this one gives up\n"
+                    "        return []\n"
+                    "    batch = course_utils.lite0.preprocess_input("
+                    "np.asarray(image, dtype='float32')[None])\n"
                     "    return course_utils.imagenet.decode(model.predict(batch, verbose=0),"
                     " top=top)[0]\n"),
             },
-            "failures": {},
+            "failures": {},  # the judged tests never ran in the kernel: nothing to see
         },
     },
     "ex02_backbones": {

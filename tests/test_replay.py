@@ -193,3 +193,26 @@ def test_a_judge_server_forks_each_judgement(tmp_path: Path) -> None:
                                server=server)["test_double"]["passed"]
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(("later", "refused"), [
+    ("print(got)", "reads 'got', which the judged test test_double defines"),
+    ("def show():\n    return data.sum()", "reads 'data'"),
+    ("got = double([5])\nprint(got)", None),  # binds it before reading it
+    ("import numpy as data\ndata.zeros(1)", None),
+])
+def test_a_later_cell_may_not_need_what_a_judged_test_defines(tmp_path: Path, later: str,
+                                                               refused: str | None) -> None:
+    """Judged tests do not run in the student's kernel: a template whose later cells read what
+    one defines is refused (at ``course release`` and when grading starts)."""
+    from course_utils.grading import judge
+
+    source = _notebook(tmp_path)
+    nb = nbformat.read(source, as_version=4)
+    nb.cells.append(new_code_cell(later))
+    nbformat.write(nb, source)
+    if refused is None:
+        judge.check_state(source)
+    else:
+        with pytest.raises(ValueError, match=refused):
+            judge.check_state(source)

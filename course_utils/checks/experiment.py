@@ -269,10 +269,10 @@ def judge_experiment(path: str | Path = MODEL_FILE) -> float | None:
     """The experiment's test cell: print the verdict on ELPV's test photos, return the points.
 
     The returned number is what nbgrader reads as the cell's partial credit in a student's own
-    check (``course check``, Validate). In a grading sandbox the test photos are hidden and
-    this fails (so a cell the judge does not replace scores nothing): ``course autograde``
-    judges the saved file outside the sandbox with :func:`verdict` and writes this cell's points
-    and lines itself.
+    check (``course check``, Validate). ``course autograde`` does not run this cell in the
+    student's kernel: it judges the saved file outside the sandbox with :func:`judge_cells` and
+    writes the cell's points and lines itself. Where the test photos are hidden (a sandbox) this
+    fails, so a cell that no judge replaces scores nothing.
 
     Raises:
         AssertionError: the test photos are hidden here.

@@ -44,6 +44,9 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
+    from .course import SOURCE
+    from .judge import judged_cells
+
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     overrides = Config()
     overrides.CourseDirectory.root = str(root)
@@ -60,6 +63,9 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     overrides.GuardedExecute.sandbox = os.environ.get("COURSE_SANDBOX") == "1"
     overrides.GuardedExecute.report = str(root / GUARD_REPORT)
     overrides.GuardedExecute.keep = str(root / KEPT)
+    overrides.GuardedExecute.judged = [  # from the template's source, not the submission
+        gid for source in (root / SOURCE / assignment).glob("*.ipynb")
+        for gid in judged_cells(source)]
     if os.environ.get("COURSE_GRADEBOOK"):
         overrides.CourseDirectory.db_url = f"sqlite:///{os.environ['COURSE_GRADEBOOK']}"
     config.merge(overrides)

@@ -17,9 +17,12 @@ code, printing a fresh random token only if the code ran to its end. Then, on th
   secret in their message; if one does not, failures no longer count in that kernel and the
   submission is reported as tampered.
 
-After the last cell, one more cell that is not part of the notebook asks the kernel the replay
-judge's questions (:func:`.replay.answer`; it does nothing for an assignment without replayed
-tests), while the kernel still holds what the notebook defined.
+The test cells that the judge scores outside the kernel (``GuardedExecute.judged``, read by the
+grading process from the template's source notebook, never from the submission) are not run:
+their checks and expected values never enter the kernel. After the last cell, one more cell that
+is not part of the notebook asks the kernel the replay judge's questions
+(:func:`.replay.answer`; it does nothing for an assignment without replayed tests), while the
+kernel still holds what the notebook defined.
 
 Findings go to the JSON file named by ``GuardedExecute.report`` (outside the sandbox), which the
 grader reads: a tampered submission's score is withheld.
@@ -39,7 +42,7 @@ import nbformat
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Unicode
+from traitlets import Bool, List, Unicode
 
 from .replay import ANSWERS, PLAN
 from .sandbox import GuardedKernelManager, SandboxedKernelManager
@@ -94,6 +97,8 @@ class GuardedExecute(Execute):
         config=True)
     keep = Unicode("", help="Folder the kernel's saved models are copied into as it shuts "
                    "down, for the judge (empty: none).").tag(config=True)
+    judged = List(Unicode(), help="grade_ids of the test cells the judge scores outside the "
+                  "kernel: their code is not run in it.").tag(config=True)
 
     def create_kernel_manager(self):  # noqa: D102 (nbclient's API)
         self.kernel_manager_class = SandboxedKernelManager if self.sandbox else \
@@ -135,6 +140,9 @@ class GuardedExecute(Execute):
             return await super().async_execute_cell(cell, cell_index, execution_count,
                                                     store_history)
         grade_id = cell.metadata["nbgrader"].get("grade_id", f"cell {cell_index}")
+        if grade_id in self.judged:  # the judge scores it: its checks never enter the kernel
+            cell.outputs, cell.execution_count = [], None
+            return cell
         original, token = cell.source, secrets.token_hex(16)
         cell.source = _call(original, token)
         try:

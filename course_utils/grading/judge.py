@@ -31,7 +31,7 @@ import nbformat
 
 from .repair import grade_id
 
-__all__ = ["JUDGES", "TIMEOUT", "judged_cells", "run_judge", "Server", "apply"]
+__all__ = ["JUDGES", "TIMEOUT", "judged_cells", "check_state", "run_judge", "Server", "apply"]
 
 # name -> module; the module's judge_cells(source, kept, grade_ids) returns {grade_id: verdict},
 # a verdict being {"score": points} or {"passed": bool}, with "lines" (the cell's text), and
@@ -55,6 +55,65 @@ def judged_cells(source: Path | nbformat.NotebookNode) -> dict[str, str]:
                 raise ValueError(f"{where}: unknown judge {name!r} (known: {', '.join(JUDGES)})")
             cells[grade_id(cell)] = name
     return cells
+
+
+def check_state(source: Path) -> None:
+    """Refuse a notebook in which a later cell reads a name that a judged test cell defines.
+
+    Judged test cells do not run in the student's kernel (:class:`.execute.GuardedExecute`), so
+    nothing after them may need what they define.
+
+    Raises:
+        ValueError: one line naming the cell, the name and the judged test.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    defined_by: dict[str, str] = {}  # name -> the judged test cell that defined it last
+    for index, cell in enumerate(nbformat.read(source, as_version=4).cells):
+        if cell.cell_type != "code":
+            continue
+        where = grade_id(cell) or f"cell {index + 1}"
+        try:
+            reads, binds = _names(TransformerManager().transform_cell(cell.source), where)
+        except SyntaxError as exc:
+            raise ValueError(f"{source.name}: {where} is not valid Python ({exc.msg})") from None
+        if cell.get("metadata", {}).get("course", {}).get("judge") is not None:
+            defined_by.update(dict.fromkeys(binds, where))
+            continue
+        clash = sorted(reads & defined_by.keys())
+        if clash:
+            raise ValueError(f"{source.name}: {where} reads {clash[0]!r}, which the judged test "
+                             f"{defined_by[clash[0]]} defines; judged tests do not run in the "
+                             "student's kernel: define it in a cell that is not a test")
+        for name in binds:
+            defined_by.pop(name, None)
+
+
+def _names(code: str, where: str) -> tuple[set[str], set[str]]:
+    """(global names ``code`` may read before it binds them itself, names it binds at its top
+    level), from :mod:`symtable` (which names are global) and its top-level statements' order."""
+    import ast
+    import symtable
+
+    table = symtable.symtable(code, where, "exec")
+    reads, scopes = set(), [table]
+    while scopes:  # read at the top level, or as a global by a function the cell defines
+        scope = scopes.pop()
+        reads |= {s.get_name() for s in scope.get_symbols()
+                  if s.is_referenced() and (scope is table or s.is_global())}
+        scopes += scope.get_children()
+    early, bound = set(), set()
+    for statement in ast.parse(code).body:
+        nodes = list(ast.walk(statement))
+        early |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                  } - bound
+        bound |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(statement.name)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
+    binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    return reads & early, binds
 
 
 def run_judge(name: str, source: Path, kept: Path, cells: list[str], timeout: int = TIMEOUT,
@@ -114,9 +173,8 @@ class Server:
     It imports the judges, nbformat and Keras (with TensorFlow) once, then forks a new child for
     each judgement: a judgement costs what running the instructor's notebook costs, without the
     seconds TensorFlow takes to import, and none sees what another left (the child exits after
-    one). Forking is used on
-    Linux only (:data:`FORKS`); elsewhere :func:`run_judge` starts a process per judgement. Not
-    thread-safe: one judgement at a time.
+    one). Forking is used on Linux only (:data:`FORKS`); elsewhere :func:`run_judge` starts a
+    process per judgement. Not thread-safe: one judgement at a time.
     """
 
     START = 120  # seconds the server may take to import its libraries, on a busy machine

@@ -71,6 +71,12 @@ def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
         raise CourseError(f"nbgrader generate_assignment failed for {assignment}: "
                           f"{_last_line(result.get('error') or done.stdout)}")
     for notebook in sorted((template / SOURCE / assignment).glob("*.ipynb")):
+        try:
+            judge.check_state(notebook)
+        except ValueError as exc:
+            from ..errors import CourseError
+
+            raise CourseError(str(exc)) from None
         _plan_replay(notebook)
     return template
 
