@@ -68,8 +68,10 @@ def check_state(source: Path) -> None:
     """
     from IPython.core.inputtransformer2 import TransformerManager
 
+    nb = nbformat.read(source, as_version=4)
+    judged = judged_cells(nb)
     defined_by: dict[str, str] = {}  # name -> the judged test cell that defined it last
-    for index, cell in enumerate(nbformat.read(source, as_version=4).cells):
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         where = grade_id(cell) or f"cell {index + 1}"
@@ -77,7 +79,7 @@ def check_state(source: Path) -> None:
             reads, binds = _names(TransformerManager().transform_cell(cell.source), where)
         except SyntaxError as exc:
             raise ValueError(f"{source.name}: {where} is not valid Python ({exc.msg})") from None
-        if cell.get("metadata", {}).get("course", {}).get("judge") is not None:
+        if where in judged:
             defined_by.update(dict.fromkeys(binds, where))
             continue
         clash = sorted(reads & defined_by.keys())

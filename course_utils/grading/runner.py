@@ -65,17 +65,15 @@ def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     done = run_child(["generate_assignment", str(template), assignment], template, NOTEBOOK_TIMEOUT)
     result = _read_result(template)
-    if done.stopped or not result.get("success"):
-        from ..errors import CourseError
+    from ..errors import CourseError
 
+    if done.stopped or not result.get("success"):
         raise CourseError(f"nbgrader generate_assignment failed for {assignment}: "
                           f"{_last_line(result.get('error') or done.stdout)}")
     for notebook in sorted((template / SOURCE / assignment).glob("*.ipynb")):
         try:
             judge.check_state(notebook)
         except ValueError as exc:
-            from ..errors import CourseError
-
             raise CourseError(str(exc)) from None
         _plan_replay(notebook)
     return template
