@@ -604,7 +604,9 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "    return head\n\n\n"
                     "def predict_labels(head, features, threshold=0.5):\n"
                     "    return np.asarray(head.predict(features, verbose=0)) >= threshold\n"),
-                "build_augmented_classifier": (  # training=True: augments in inference too
+                # training=True inside a layer class of its own (augments in inference too):
+                # the judge never runs a student's class, right or wrong, and says so
+                "build_augmented_classifier": (
                     "class Augment(keras.layers.Layer):\n"
                     "    def __init__(self, **kwargs):\n"
                     "        super().__init__(**kwargs)\n"
@@ -623,7 +625,7 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"),
             },
             "failures": {"test_predict_labels": "not to the logits",
-                         "test_build_augmented_classifier": "training=True"},
+                         "test_build_augmented_classifier": "no layer class of your own"},
         },
         "noise_as_augmentation": {
             "answers": {

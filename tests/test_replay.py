@@ -30,7 +30,8 @@ TEST = ("# double: twice each value\n"
         "### END HIDDEN TESTS\n")
 
 
-def _notebook(folder: Path, answer: str = REFERENCE, test: str = TEST) -> Path:
+def _notebook(folder: Path, answer: str = REFERENCE, test: str = TEST,
+              setup: str = "import numpy as np") -> Path:
     def graded(source: str, grade_id: str, solution: bool) -> nbformat.NotebookNode:
         cell = new_code_cell(source)
         cell.metadata["nbgrader"] = {"grade": not solution, "solution": solution,
@@ -40,7 +41,7 @@ def _notebook(folder: Path, answer: str = REFERENCE, test: str = TEST) -> Path:
             cell.metadata["course"] = {"judge": replay.JUDGE}
         return cell
 
-    nb = new_notebook(cells=[new_code_cell("import numpy as np"),
+    nb = new_notebook(cells=[new_code_cell(setup),
                              graded(answer, "double_answer", True),
                              graded(test, "test_double", False)])
     path = folder / "toy.ipynb"
@@ -58,8 +59,9 @@ def _judge(source: Path, student: dict, tmp_path: Path) -> dict:
     return replay.judge_cells(source, kept, ["test_double"])["test_double"]
 
 
-def _defined(code: str) -> dict:
+def _defined(code: str, setup: str = "") -> dict:
     ns: dict = {"np": np}
+    exec(setup, ns)  # noqa: S102 (the notebook's own set-up, as the kernel ran it)
     exec(code, ns)  # noqa: S102 (the test's own student code)
     return ns
 
@@ -200,6 +202,10 @@ def test_a_judge_server_forks_each_judgement(tmp_path: Path) -> None:
     ("def show():\n    return data.sum()", "reads 'data'"),
     ("got = double([5])\nprint(got)", None),  # binds it before reading it
     ("import numpy as data\ndata.zeros(1)", None),
+    ("try:\n    1 / 0\nexcept ZeroDivisionError as data:\n    print(data)", None),
+    ("for data in range(2):\n    print(data)", None),
+    ("with open(__file__) as data:\n    print(data)", None),
+    ("for data in range(2):\n    pass\nelse:\n    print(got)", "reads 'got'"),
 ])
 def test_a_later_cell_may_not_need_what_a_judged_test_defines(tmp_path: Path, later: str,
                                                                refused: str | None) -> None:
@@ -216,3 +222,106 @@ def test_a_later_cell_may_not_need_what_a_judged_test_defines(tmp_path: Path, la
     else:
         with pytest.raises(ValueError, match=refused):
             judge.check_state(source)
+
+
+MODEL_SETUP = ("import keras\nimport numpy as np\n"
+               "keras.utils.set_random_seed(0)\n"
+               "base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),\n"
+               "                         keras.layers.BatchNormalization()], name='base')\n")
+MODEL_REFERENCE = ("def double(base, n):  # a frozen base and a Dense head, compiled\n"
+                   "    base.trainable = False\n"
+                   "    inputs = keras.Input((4,))\n"
+                   "    head = keras.layers.Dense(n)(base(inputs, training=False))\n"
+                   "    return keras.Model(inputs, head)\n\n\n"
+                   "def compile_it(model, rate):\n"
+                   "    model.compile(optimizer=keras.optimizers.Adam(rate), loss='mse')\n")
+MODEL_TEST = ("# double and compile_it: models cross as saved files\n"
+              "model = double(base, 2)\n"
+              "assert base.trainable_weights == [], 'freeze base'\n"
+              "assert any(layer is base for layer in model.layers), 'call base in the model'\n"
+              "x = np.ones((2, 4), 'float32')\n"
+              "want = model.layers[-1](base(x, training=False))\n"
+              "assert np.allclose(model.predict(x, verbose=0), want, atol=1e-5), 'Dense(base(x))'\n"
+              "probe = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])\n"
+              "compile_it(probe, 0.01)\n"
+              "assert isinstance(probe.optimizer, keras.optimizers.Adam), 'use Adam'\n"
+              "assert abs(float(probe.optimizer.learning_rate) - 0.01) < 1e-9, 'use the rate'\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("change", "failure"), [
+    ("", None),
+    (("    base.trainable = False", "    pass"), "freeze base"),
+    (("head = keras.layers.Dense(n)(base(inputs, training=False))",
+      "head = keras.layers.Dense(n)(keras.layers.Dense(3)(inputs))"), "call base in the model"),
+    (("keras.layers.Dense(n)(base(inputs, training=False))",
+      "keras.layers.Dense(n)(keras.layers.Lambda(lambda t: t)(base(inputs, training=False)))"),
+     "the grader cannot load the model double returned with Keras's safe_mode"),
+    (("Adam(rate)", "Adam(0.001)"), "use the rate"),
+    (("model.compile(", "model = keras.models.clone_model(model)\n    model.compile("),
+     "object has no attribute 'optimizer'"),
+])
+def test_models_cross_as_files_loaded_in_safe_mode(tmp_path: Path, change, failure) -> None:
+    """A model returned and a model argument changed in place reach the judge's test, which
+    still sees the argument inside the returned model; a model holding code is refused."""
+    source = _notebook(tmp_path, MODEL_REFERENCE, MODEL_TEST, setup=MODEL_SETUP)
+    student = MODEL_REFERENCE.replace(*change) if change else MODEL_REFERENCE
+    verdict = _judge(source, _defined(student, MODEL_SETUP), tmp_path)
+    if failure is None:
+        assert verdict["passed"], verdict
+    else:
+        assert not verdict["passed"] and failure in verdict["error"][1], verdict
+
+
+@pytest.mark.slow
+def test_a_saved_model_the_kernel_names_is_checked_before_loading(tmp_path: Path) -> None:
+    (tmp_path / "big.keras").write_bytes(b"x" * 16)
+    for saved, said in [({"$keras": "../big.keras"}, "no saved copy"),
+                        ({"$keras": "missing.keras"}, "no saved copy"),
+                        ({"$unsaved": "NotImplementedError: get_config"}, "cannot be saved"),
+                        ({"$keras": "big.keras"}, "not a Keras archive")]:
+        with pytest.raises(RuntimeError, match=said):
+            replay.load_model(tmp_path, saved, "the model")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("student", "failure"), [
+    ("def open_base(base):\n    base.layers[-1].trainable = False\n"
+     "    return len(base.trainable_weights)\n", None),
+    ("def open_base(base):\n    return len(base.trainable_weights)\n", "4 trainable weights"),
+])
+def test_a_model_changed_in_place_changes_every_reference(tmp_path: Path, student: str,
+                                                          failure: str | None) -> None:
+    """A model argument that is not inside the returned value takes the kernel's trainable
+    flags and weights in place: a model that holds it (here ``whole``) sees them."""
+    setup = MODEL_SETUP + "whole = keras.Sequential([keras.Input((4,)), base, " \
+        "keras.layers.Dense(1)])\n"
+    test = ("# open_base: BatchNormalization frozen, seen from the model that holds base\n"
+            "count = open_base(base)\n"
+            "assert count == 2, f'{count} trainable weights'\n"
+            "assert len(whole.trainable_weights) == 4, 'whole does not see the change'\n")
+    reference = ("def open_base(base):\n    base.layers[-1].trainable = False\n"
+                 "    return len(base.trainable_weights)\n")
+    source = _notebook(tmp_path, reference, test, setup=setup)
+    verdict = _judge(source, _defined(student, setup), tmp_path)
+    if failure is None:
+        assert verdict["passed"], verdict
+    else:
+        assert not verdict["passed"] and failure in verdict["error"][1], verdict
+
+
+@pytest.mark.slow
+def test_an_old_keras_refuses_to_judge_models(tmp_path: Path, monkeypatch) -> None:
+    """Keras before replay.SAFE_KERAS has published safe_mode bypasses: the judge stops (the
+    grader reports an error) instead of loading a student's model with it."""
+    import keras
+
+    source = _notebook(tmp_path)
+    plan = source.parent / replay.PLAN / source.stem
+    replay.make_plan(source, plan)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / f"{replay.ANSWERS}-{source.stem}-0-result.keras").write_bytes(b"")
+    monkeypatch.setattr(keras, "version", lambda: "3.13.2")
+    with pytest.raises(RuntimeError, match="pip install -U keras"):
+        replay.judge_cells(source, kept, ["test_double"])

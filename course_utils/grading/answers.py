@@ -8,9 +8,8 @@ that lies about equality is a float again); a tensor arrives as the array it hol
 else arrives as an :class:`Unreadable` that names its type. Arrays are stored with
 ``numpy.save``'s format and loaded with ``allow_pickle=False``: decoding never runs code.
 
-A Keras model an answer returns is unreadable: judging it would mean loading what the student
-built (a ``Lambda`` layer is code), so tests of models stay in the kernel. A model passed *to*
-a student's function crosses by reference (:mod:`.replay`).
+A Keras model is not data: :mod:`.replay` saves the models an answer returns or changes as
+``.keras`` files beside these, and passes models *to* a student's function by reference.
 """
 
 from __future__ import annotations

@@ -91,6 +91,25 @@ def check_state(source: Path) -> None:
             defined_by.pop(name, None)
 
 
+def _bound_first(node) -> list:
+    """The names read in the body of ``node`` that ``node`` itself binds before its body runs:
+    a ``for`` loop's target, a ``with``'s ``as`` names, an ``except ... as`` name."""
+    import ast
+
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        targets, body = [ast.Name(node.name)], node.body
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
+        targets, body = [node.target], node.body + node.orelse
+    elif isinstance(node, (ast.With, ast.AsyncWith)):
+        targets, body = [item.optional_vars for item in node.items if item.optional_vars], \
+            node.body
+    else:
+        return []
+    names = {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return [n for statement in body for n in ast.walk(statement)
+            if isinstance(n, ast.Name) and n.id in names]
+
+
 def _names(code: str, where: str) -> tuple[set[str], set[str]]:
     """(global names ``code`` may read before it binds them itself, names it binds at its top
     level), from :mod:`symtable` (which names are global) and its top-level statements' order."""
@@ -107,8 +126,9 @@ def _names(code: str, where: str) -> tuple[set[str], set[str]]:
     early, bound = set(), set()
     for statement in ast.parse(code).body:
         nodes = list(ast.walk(statement))
+        first = {id(name) for node in nodes for name in _bound_first(node)}
         early |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-                  } - bound
+                  and id(n) not in first} - bound
         bound |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(statement.name)

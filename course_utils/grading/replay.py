@@ -23,11 +23,29 @@ how an answer is checked:
    student's recorded answers; each judged test cell passes or fails there, with its own
    message. The judge reads the answers as data only and never runs student code.
 
-A student can still return any value; returning the right values for the plan's inputs is
-solving the exercise. A call whose arguments the judge cannot match to the plan (arguments
-computed from an earlier answer) fails its test with a message saying so: a test must call
-students' functions on inputs it makes itself. An answer that is a Keras model arrives as an
-:class:`.answers.Unreadable`: tests of the models students build stay in the kernel.
+Keras models cross as ``.keras`` files (config and weights, the optimizer's state included):
+the kernel saves a model an answer returns, and each model argument after the call (what the
+student's function did to it), or names it when it sits inside the returned model. The judge
+loads them with ``safe_mode=True`` (:func:`load_model`): Keras builds only its own classes and
+refuses a ``Lambda`` layer's code, so the only code a loaded model runs in the judge is Keras's
+and the functions the test itself passed (a ``Lambda`` may wrap one of those, found by name). A
+model that holds code of the student's (a ``lambda``, a layer or metric class or function of
+their own) fails its test with a message saying what to change.
+
+A model argument then takes on what the student's function did to it (``base_model.trainable =
+False``, a new compile): the kernel's flags, weights and compile settings are written into the
+judge's object, so every reference to it sees them; or, when the argument sits inside the
+returned model, the test's variables are bound to that layer. The plan passes each model as a
+snapshot taken when the test passed it (the kernel's own variable only when the reference
+solution leaves it unchanged), so a test that calls a function twice on one model asks the
+second question about the model the first call left.
+
+A student can still return any value or model; returning the right ones for the plan's inputs
+is solving the exercise. What the kernel reports about a model is the model itself, never a
+description of it: a model that behaves right in the judge's checks is a right answer. A call
+whose arguments the judge cannot match to the plan (arguments computed from an earlier answer)
+fails its test with a message saying so: a test must call students' functions on inputs it
+makes itself.
 """
 
 from __future__ import annotations
@@ -54,6 +72,10 @@ JUDGE = "replay"
 PLAN = "course-probe"  # folder in the assignment's files: PLAN/<notebook stem>/calls.{json,npz}
 ANSWERS = "course-answers"  # the kernel writes ANSWERS-<notebook stem>.{json,npz}
 MESSAGE_CHARS = 2000  # of an exception's message, recorded
+MODEL_BYTES = 256 * 2**20  # what one saved model the judge loads may unpack to
+# the first Keras with every published safe_mode bypass fixed (the last: a TFSMLayer loading a
+# SavedModel, CVE-2026-1462, and path traversal when unpacking an archive, both in 3.14.0)
+SAFE_KERAS = (3, 14)
 
 
 def _grading(cell) -> dict:
@@ -122,22 +144,33 @@ class _Notebook:
                     continue
             self.settled = dict(self.ns)
 
+    def rebind(self, old: Any, new: Any) -> None:
+        """Make the notebook's variables that hold ``old`` hold ``new`` (the kernel's copy of a
+        model a student's function was given), the settled ones too."""
+        for names in (self.ns, self.settled):
+            for key, value in list(names.items()):
+                if value is old:
+                    names[key] = new
+
+    def held(self, value: Any) -> str | None:
+        """The name of a settled variable that holds ``value``, if any."""
+        return next((k for k, v in self.settled.items() if v is value and k[:1] != "_"), None)
+
     def encode_call(self, name: str, args: tuple, kwargs: dict) -> tuple[dict, list, list]:
-        """A call's arguments as data, its arrays, and its Keras models that no settled
-        variable holds."""
+        """A call's arguments as data, its arrays, and its Keras models (in order; each is
+        ``{"$model": "keras"}`` in the data: the student's may differ from the plan's)."""
         arrays: list[np.ndarray] = []
         models = []
 
         def one(value):
-            held = [k for k, v in self.settled.items() if v is value and k[:1] != "_"]
-            if answers.is_keras_model(value) or inspect.isroutine(value):
-                if held:
-                    return {"$global": held[0]}
-                if inspect.isroutine(value) and _imported(value) is value:
-                    return {"$import": f"{value.__module__}:{value.__qualname__}"}
             if answers.is_keras_model(value):
                 models.append(value)
-                return {"$model": [type(value).__name__, int(value.count_params())]}
+                return {"$model": "keras"}
+            if inspect.isroutine(value):
+                if self.held(value):
+                    return {"$global": self.held(value)}
+                if _imported(value) is value:
+                    return {"$import": f"{value.__module__}:{value.__qualname__}"}
             return answers.encode(value, arrays)
 
         data = {"args": [one(v) for v in args], "kwargs": {k: one(v) for k, v in kwargs.items()}}
@@ -192,13 +225,23 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
             if kind:
                 raise RuntimeError(f"{source.name}: {run.current} passes a {kind} to {name}: "
                                    "a replayed test passes values, arrays and Keras models only")
-            files = {str(i): f"model-{len(calls)}-{i}.keras" for i in range(len(models))}
+            # each model as the test passes it: a snapshot, or the notebook's variable when the
+            # reference leaves it as it was (the kernel has it, and saves it only if changed)
+            files, states = {}, [_state(model) for model in models]
             for i, model in enumerate(models):
-                model.save(folder / files[str(i)])
+                files[str(i)] = _save_model(model, folder / f"model-{len(calls)}-{i}.keras")
+                if "$unsaved" in files[str(i)]:
+                    raise RuntimeError(f"{source.name}: {run.current} passes {name} a model that "
+                                       f"cannot be saved ({files[str(i)]['$unsaved']})")
             calls.append({"name": name, "test": run.current,
                           "digest": answers.digest(data, arrays), "files": files})
             records.append((data, arrays))
-            return function(*args, **kwargs)
+            result = function(*args, **kwargs)
+            for i, model in enumerate(models):
+                if run.held(model) and _state(model) == states[i]:
+                    (folder / files[str(i)]["$keras"]).unlink()
+                    files[str(i)] = {"$global": run.held(model)}
+            return result
         return recorded
 
     def on_answer_cell(cell):
@@ -251,9 +294,9 @@ def check_plan(source: Path, folder: Path, ns: dict[str, Any]) -> None:
                            "answer functions on inputs it makes itself")
 
 
-def _reference(data: dict, ns: dict, file: Path | None) -> Any:
-    """A model or function argument: the notebook's variable ``data["$global"]``, the function
-    ``data["$import"]`` (``module:qualified.name``), or the model in ``file``."""
+def _reference(data: dict, ns: dict) -> Any:
+    """A model or function argument: the notebook's variable ``data["$global"]``, or the function
+    ``data["$import"]`` (``module:qualified.name``)."""
     if "$import" in data:
         import importlib
 
@@ -262,13 +305,26 @@ def _reference(data: dict, ns: dict, file: Path | None) -> Any:
         for part in qualname.split("."):
             found = getattr(found, part)
         return found
-    if file is None:
-        if data["$global"] not in ns:
-            raise NameError(f"name {data['$global']!r} is not defined")
-        return ns[data["$global"]]
+    if data["$global"] not in ns:
+        raise NameError(f"name {data['$global']!r} is not defined")
+    return ns[data["$global"]]
+
+
+def _snapshot(plan: Path, saved: dict) -> Any:
+    """A model the plan saved (the instructor's: loaded as it is, its trainable flags set)."""
     import keras
 
-    return keras.models.load_model(file)
+    model = keras.models.load_model(plan / saved["$keras"])
+    _set_flags(model, saved["trainable"])
+    return model
+
+
+def _set_flags(model: Any, flags: Any) -> None:
+    """Set the trainable flags :func:`_save_model` recorded, when they fit ``model``."""
+    layers = _all(model)
+    if isinstance(flags, list) and len(flags) == len(layers):
+        for layer, flag in zip(layers, flags, strict=True):
+            layer.trainable = bool(flag)  # a model first, then its layers: theirs win
 
 
 def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
@@ -277,7 +333,7 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
     ``ns`` is the notebook's namespace (IPython's when None). Does nothing when ``plan`` holds
     no plan. Returns the number of calls answered.
     """
-    plan = Path(plan)
+    plan, into = Path(plan), Path(into)
     if not (plan / "plan.json").is_file():
         return 0
     if ns is None:
@@ -286,36 +342,153 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
     results = []
     for call, (data, arrays) in zip(calls, answers.load(plan / "calls"), strict=True):
         out: list[np.ndarray] = []
-        record: dict[str, Any] = {"mutated": {}}
+        record: dict[str, Any] = {"mutated": {}, "models": {}}
         try:
             positions = [*((str(i), v) for i, v in enumerate(data["args"])),
                          *((f"k:{k}", v) for k, v in data["kwargs"].items())]
-            models = iter(sorted(call["files"], key=int))
+            models = iter(call["files"][str(i)] for i in range(len(call["files"])))
             items = {}  # position -> (argument, whether it was passed by reference)
             for key, value in positions:
-                if isinstance(value, dict) and ("$global" in value or "$model" in value
-                                                or "$import" in value):
-                    file = plan / call["files"][next(models)] if "$model" in value else None
-                    items[key] = (_reference(value, ns, file), True)
+                if isinstance(value, dict) and "$model" in value:
+                    saved = next(models)
+                    items[key] = (_snapshot(plan, saved) if "$keras" in saved
+                                  else _reference(saved, ns), True)
+                elif isinstance(value, dict) and ("$global" in value or "$import" in value):
+                    items[key] = (_reference(value, ns), True)
                 else:
                     items[key] = (answers.decode(value, arrays), False)
             function = ns.get(call["name"])
             if function is None:
                 raise NameError(f"name {call['name']!r} is not defined")
             before = {key: _content(value) for key, (value, ref) in items.items() if not ref}
+            states = {key: _state(value) for key, (value, ref) in items.items()
+                      if ref and _is_model(value)}
             args = [items[str(i)][0] for i in range(len(data["args"]))]
             kwargs = {k: items[f"k:{k}"][0] for k in data["kwargs"]}
-            record["result"] = answers.encode(function(*args, **kwargs), out)
+            result = function(*args, **kwargs)
+            label = f"{into.name}-{len(results)}"
+            record["result"] = _save_model(result, into.parent / f"{label}-result.keras") \
+                if _is_model(result) else answers.encode(result, out)
             for key, digest in before.items():
                 if _content(items[key][0]) != digest:
                     record["mutated"][key] = answers.encode(items[key][0], out)
+            for key, state in states.items():
+                value = items[key][0]
+                if any(layer is value for layer in _layers(result)):
+                    record["models"][key] = {"$nested": value.name}
+                elif _state(value) != state:
+                    record["models"][key] = _save_model(
+                        value, into.parent / f"{label}-{key.replace(':', '-')}.keras")
         except BaseException as exc:  # noqa: BLE001 (whatever the student's code raised)
             if isinstance(exc, KeyboardInterrupt):
                 raise
             record = {"raised": [type(exc).__name__, str(exc)[:MESSAGE_CHARS]]}
         results.append((record, out))
-    answers.save(Path(into), results)
+    answers.save(into, results)
     return len(results)
+
+
+def _is_model(value: Any) -> bool:
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(value, keras.Model)
+
+
+def _all(model: Any) -> list:
+    """``model`` and every layer in it, at any depth, parents before their layers."""
+    return [model, *_layers(model)]
+
+
+def _layers(model: Any):
+    """The layers of ``model`` and of the models nested in it, at any depth (none for a value
+    that is not a model)."""
+    for layer in getattr(model, "layers", []) if _is_model(model) else []:
+        yield layer
+        yield from _layers(layer)
+
+
+def _state(model: Any) -> str:
+    """What a function can change in a model it is given, digested (in one process): its
+    layers' trainable flags, its weights and its compile settings."""
+    import hashlib
+
+    hasher = hashlib.sha256(repr([layer.trainable for layer in _all(model)]).encode())
+    hasher.update(repr((model.compiled, id(getattr(model, "optimizer", None)),
+                        id(getattr(model, "loss", None)))).encode())
+    for weight in model.weights:
+        hasher.update(np.asarray(weight).tobytes())
+    return hasher.hexdigest()
+
+
+def _write_into(target: Any, copy: Any) -> bool:
+    """Give ``target`` the trainable flags, weights and compile settings of ``copy`` (the
+    kernel's version of it), in place, so every reference to it sees them; False (nothing
+    changed) when the two do not have the same layers and weights' shapes."""
+    mine, theirs = _all(target), _all(copy)
+    if [type(layer).__name__ for layer in mine] != [type(layer).__name__ for layer in theirs] \
+            or [w.shape for w in target.weights] != [w.shape for w in copy.weights]:
+        return False
+    for layer, flag in zip(mine, [layer.trainable for layer in theirs], strict=True):
+        layer.trainable = flag  # a model first, then its layers: theirs win
+    target.set_weights(copy.get_weights())
+    if copy.compiled:
+        target.compile_from_config(copy.get_compile_config())
+    return True
+
+
+def _save_model(model: Any, path: Path) -> dict:
+    """Kernel side: save ``model`` for the judge; where it is, or why it cannot be saved."""
+    try:
+        model.save(path)
+    except Exception as exc:  # noqa: BLE001 (whatever stops the student's model saving)
+        path.unlink(missing_ok=True)
+        return {"$unsaved": f"{type(exc).__name__}: {str(exc)[:MESSAGE_CHARS]}"}
+    # the file leaves out some trainable flags (an InputLayer's): they travel beside it
+    return {"$keras": path.name, "trainable": [layer.trainable for layer in _all(model)]}
+
+
+def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
+    """Judge side: the model the kernel saved (``saved`` as :func:`_save_model` describes it) in
+    the folder ``kept``, loaded with ``safe_mode=True`` so that none of its code runs.
+
+    ``functions`` are the functions the test gave the student's function (the judge's own
+    objects): a ``Lambda`` layer may wrap one of them, found by its name.
+
+    Raises:
+        RuntimeError: no such model, or Keras refuses it; the message says what to change.
+    """
+    import zipfile
+
+    import keras
+
+    if isinstance(saved, dict) and "$unsaved" in saved:
+        raise RuntimeError(f"{what} cannot be saved as a .keras file ({saved['$unsaved']}), and "
+                           "the grader reads models only from that file: build it from Keras "
+                           "layers, with the functional API or keras.Sequential")
+    file = saved.get("$keras") if isinstance(saved, dict) else None
+    path = kept / str(file)
+    if not isinstance(file, str) or Path(file).name != file or not path.is_file():
+        raise RuntimeError(f"the grader got no saved copy of {what}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile):
+        size = None
+    if size is None or size > MODEL_BYTES:
+        raise RuntimeError(f"the grader cannot load {what}: " + (
+            "its file is not a Keras archive" if size is None
+            else f"it is larger than {MODEL_BYTES >> 20} MiB"))
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, custom_objects={
+            function.__name__: function for function in functions})
+    except Exception as exc:  # noqa: BLE001 (Keras refuses it, for whatever reason)
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise RuntimeError(
+            f"the grader cannot load {what} with Keras's safe_mode ({said}): models are graded "
+            "without running code of yours, so build them from Keras's own layers only (no "
+            "Lambda layer and no layer class of your own: keras.layers.Rescaling instead of a "
+            "Lambda that scales, for instance)") from None
+    _set_flags(model, saved.get("trainable"))
+    return model
 
 
 def _content(value: Any) -> str:
@@ -354,6 +527,14 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
     """
     plan = source.parent / PLAN / source.stem
     calls = json.loads((plan / "plan.json").read_text())["calls"]
+    if any(kept.glob(f"{ANSWERS}-{source.stem}-*.keras")):
+        import keras
+
+        if tuple(int(part) for part in keras.version().split(".")[:2]) < SAFE_KERAS:
+            raise RuntimeError(f"judging students' models needs Keras "
+                               f"{'.'.join(map(str, SAFE_KERAS))} or later, which refuses every "
+                               f"published way to run code from a .keras file; this is "
+                               f"{keras.version()}: pip install -U keras, then grade again")
     try:
         given = answers.load(kept / f"{ANSWERS}-{source.stem}")
         if len(given) != len(calls):
@@ -383,9 +564,35 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
             if "raised" in record:
                 raise _exception(*record["raised"])
             for key, value in record.get("mutated", {}).items():
-                target = kwargs.get(key[2:]) if key.startswith("k:") else args[int(key)]
-                _write_back(target, answers.decode(value, out))
-            return answers.decode(record["result"], out)
+                _write_back(_argument(key, args, kwargs), answers.decode(value, out))
+            passed = tuple(v for v in (*args, *kwargs.values()) if inspect.isroutine(v))
+            result = record["result"]
+            result = load_model(kept, result, f"the model {name} returned", passed) \
+                if isinstance(result, dict) and {"$keras", "$unsaved"} & result.keys() \
+                else answers.decode(result, out)
+            keys = [*(str(i) for i, v in enumerate(args) if answers.is_keras_model(v)),
+                    *(f"k:{k}" for k, v in kwargs.items() if answers.is_keras_model(v))]
+            for i, key in enumerate(keys):  # each model argument as the kernel's call left it
+                target, saved = _argument(key, args, kwargs), record["models"].get(key)
+                if saved is None:  # unchanged: as the plan passed it
+                    planned = call["files"][str(i)]
+                    if "$keras" not in planned:
+                        continue  # the notebook's variable, the same in the kernel
+                    copy = _snapshot(plan, planned)
+                elif isinstance(saved, dict) and "$nested" in saved:
+                    copy = next((layer for layer in _layers(result)
+                                 if layer.name == saved["$nested"]), None)
+                    if copy is None:
+                        raise RuntimeError(f"the grader cannot find {saved['$nested']!r} in the "
+                                           f"model {name} returned")
+                    run.rebind(target, copy)
+                    continue
+                else:
+                    copy = load_model(kept, saved, f"the model passed to {name}, as {name} "
+                                      "left it", passed)
+                if not _write_into(target, copy):
+                    run.rebind(target, copy)
+            return result
         replayed.__name__ = name
         return replayed
 
@@ -403,6 +610,11 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
 
     run.run(on_answer_cell, on_test)
     return verdicts
+
+
+def _argument(key: str, args: tuple, kwargs: dict) -> Any:
+    """The argument at position ``key`` of a recorded call ("0", "1", ... or "k:name")."""
+    return kwargs.get(key[2:]) if key.startswith("k:") else args[int(key)]
 
 
 def _defined_names(code: str) -> set[str]:

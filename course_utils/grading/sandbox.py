@@ -56,10 +56,9 @@ FILE_BYTES = 512 * 2**20
 PROCESSES = 2048
 CPU_SECONDS = 3600
 # What a kernel's working folder hands to the grader when the kernel shuts down, for the judge
-# (.judge) outside the sandbox: saved Keras models and the answers to the replay judge's
-# questions (.replay); at most KEPT_FILES of each kind.
-KEPT_PATTERNS = ("*.keras", f"{ANSWERS}-*.json", f"{ANSWERS}-*.npz")
-KEPT_FILES = 4  # of each pattern
+# (.judge) outside the sandbox: the answers to the replay judge's questions, models included
+# (.replay), and the Keras models the student saved; pattern -> at most this many files.
+KEPT_PATTERNS = {f"{ANSWERS}-*": 64, "*.keras": 4}
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 INSTALL_HINT = ("install bubblewrap 0.8 or later (Debian/Ubuntu: `apt-get install bubblewrap`; "
                 "Fedora: `dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
@@ -234,12 +233,16 @@ def keep_outputs(work: Path, into: Path) -> list[str]:
     """Copy the files in ``work`` matching :data:`KEPT_PATTERNS` into ``into`` (made when needed).
 
     Only regular files of at most :data:`FILE_BYTES`, never a link, a pipe or a device, and at
-    most :data:`KEPT_FILES` per pattern: ``work`` is the student's. Returns the names copied.
+    most the pattern's number of files (a file counts for the first pattern it matches):
+    ``work`` is the student's. Returns the names copied.
     """
     import stat
 
-    copied = []
-    for path in [p for pattern in KEPT_PATTERNS for p in sorted(work.glob(pattern))[:KEPT_FILES]]:
+    copied: list[str] = []
+    chosen: list[Path] = []
+    for pattern, most in KEPT_PATTERNS.items():
+        chosen += [p for p in sorted(work.glob(pattern)) if p not in chosen][:most]
+    for path in chosen:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:  # a link, or gone
