@@ -266,7 +266,11 @@ def test_models_cross_as_files_loaded_in_safe_mode(tmp_path: Path, change, failu
     still sees the argument inside the returned model; a model holding code is refused."""
     source = _notebook(tmp_path, MODEL_REFERENCE, MODEL_TEST, setup=MODEL_SETUP)
     student = MODEL_REFERENCE.replace(*change) if change else MODEL_REFERENCE
-    verdict = _judge(source, _defined(student, MODEL_SETUP), tmp_path)
+    _expect(_judge(source, _defined(student, MODEL_SETUP), tmp_path), failure)
+
+
+def _expect(verdict: dict, failure: str | None) -> None:
+    """The verdict passes (``failure`` None) or fails with a message containing ``failure``."""
     if failure is None:
         assert verdict["passed"], verdict
     else:
@@ -303,11 +307,7 @@ def test_a_model_changed_in_place_changes_every_reference(tmp_path: Path, studen
     reference = ("def open_base(base):\n    base.layers[-1].trainable = False\n"
                  "    return len(base.trainable_weights)\n")
     source = _notebook(tmp_path, reference, test, setup=setup)
-    verdict = _judge(source, _defined(student, setup), tmp_path)
-    if failure is None:
-        assert verdict["passed"], verdict
-    else:
-        assert not verdict["passed"] and failure in verdict["error"][1], verdict
+    _expect(_judge(source, _defined(student, setup), tmp_path), failure)
 
 
 @pytest.mark.slow
