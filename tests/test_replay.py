@@ -279,8 +279,14 @@ def _expect(verdict: dict, failure: str | None) -> None:
 
 @pytest.mark.slow
 def test_a_saved_model_the_kernel_names_is_checked_before_loading(tmp_path: Path) -> None:
+    import zipfile
+
     (tmp_path / "big.keras").write_bytes(b"x" * 16)
+    with zipfile.ZipFile(tmp_path / "hub.keras", "w") as archive:  # loads a SavedModel's code
+        archive.writestr("config.json", json.dumps({"class_name": "Functional", "config": {
+            "layers": [{"module": "keras.layers", "class_name": "TFSMLayer", "config": {}}]}}))
     for saved, said in [({"$keras": "../big.keras"}, "no saved copy"),
+                        ({"$keras": "hub.keras"}, "holds a TFSMLayer"),
                         ({"$keras": "missing.keras"}, "no saved copy"),
                         ({"$unsaved": "NotImplementedError: get_config"}, "cannot be saved"),
                         ({"$keras": "big.keras"}, "not a Keras archive")]:
@@ -322,6 +328,6 @@ def test_an_old_keras_refuses_to_judge_models(tmp_path: Path, monkeypatch) -> No
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / f"{replay.ANSWERS}-{source.stem}-0-result.keras").write_bytes(b"")
-    monkeypatch.setattr(keras, "version", lambda: "3.13.2")
+    monkeypatch.setattr(keras, "version", lambda: "3.13.1")
     with pytest.raises(RuntimeError, match="pip install -U keras"):
         replay.judge_cells(source, kept, ["test_double"])

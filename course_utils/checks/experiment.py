@@ -29,7 +29,8 @@ import numpy as np
 from ..models.layers import is_batch_norm, sublayers
 
 __all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "data_folder",
-           "config_problem", "verdict", "judge_file", "judge_cells", "judge_experiment"]
+           "config_classes", "config_problem", "verdict", "judge_file", "judge_cells",
+           "judge_experiment"]
 
 MODEL_FILE = "solar_cells.keras"
 IMAGE_SIZE = 96
@@ -60,17 +61,17 @@ def data_folder() -> Path:
     return datasets.elpv_dataset(**{k: v for k, v in DATA.items() if k != "dataset"})
 
 
-def _classes(node: Any) -> list[tuple[str, str]]:
+def config_classes(node: Any) -> list[tuple[str, str]]:
     """Every (module, class_name) a Keras config names, nested ones included."""
     found = []
     if isinstance(node, dict):
         if isinstance(node.get("class_name"), str):
             found.append((str(node.get("module") or ""), node["class_name"]))
         for value in node.values():
-            found += _classes(value)
+            found += config_classes(value)
     elif isinstance(node, list):
         for value in node:
-            found += _classes(value)
+            found += config_classes(value)
     return found
 
 
@@ -88,7 +89,7 @@ def config_problem(path: Path) -> str | None:
             config = json.loads(archive.read("config.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         return f"it is not a Keras archive that model.save() wrote ({type(exc).__name__})"
-    for module, name in _classes(config):
+    for module, name in config_classes(config):
         if (module, name) == ("", "__keras_tensor__"):  # a reference between layers
             continue
         if name == "Lambda" or module not in KERAS_MODULES:

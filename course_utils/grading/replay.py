@@ -73,9 +73,10 @@ PLAN = "course-probe"  # folder in the assignment's files: PLAN/<notebook stem>/
 ANSWERS = "course-answers"  # the kernel writes ANSWERS-<notebook stem>.{json,npz}
 MESSAGE_CHARS = 2000  # of an exception's message, recorded
 MODEL_BYTES = 256 * 2**20  # what one saved model the judge loads may unpack to
-# the first Keras with every published safe_mode bypass fixed (the last: a TFSMLayer loading a
-# SavedModel, CVE-2026-1462, and path traversal when unpacking an archive, both in 3.14.0)
-SAFE_KERAS = (3, 14)
+# the first Keras with the published safe_mode bypasses fixed (Colab's), but for a TFSMLayer that
+# loads a SavedModel (CVE-2026-1462, fixed in 3.14.0): load_model refuses that class itself
+SAFE_KERAS = (3, 13, 2)
+REFUSED = frozenset({"TFSMLayer"})
 
 
 def _grading(cell) -> dict:
@@ -468,15 +469,23 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
     path = kept / str(file)
     if not isinstance(file, str) or Path(file).name != file or not path.is_file():
         raise RuntimeError(f"the grader got no saved copy of {what}")
+    from ..checks.experiment import config_classes
+
     try:
         with zipfile.ZipFile(path) as archive:
             size = sum(info.file_size for info in archive.infolist())
-    except (OSError, zipfile.BadZipFile):
+            classes = config_classes(json.loads(archive.read("config.json"))) \
+                if size <= MODEL_BYTES else []
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         size = None
     if size is None or size > MODEL_BYTES:
         raise RuntimeError(f"the grader cannot load {what}: " + (
             "its file is not a Keras archive" if size is None
             else f"it is larger than {MODEL_BYTES >> 20} MiB"))
+    refused = sorted({name for _, name in classes} & REFUSED)
+    if refused:
+        raise RuntimeError(f"the grader does not load {what}: it holds a {refused[0]}, which "
+                           "loads files of its own; build it from Keras layers")
     try:
         model = keras.saving.load_model(path, safe_mode=True, custom_objects={
             function.__name__: function for function in functions})
@@ -530,10 +539,10 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
     if any(kept.glob(f"{ANSWERS}-{source.stem}-*.keras")):
         import keras
 
-        if tuple(int(part) for part in keras.version().split(".")[:2]) < SAFE_KERAS:
+        if tuple(int(part) for part in keras.version().split(".")[:3]) < SAFE_KERAS:
             raise RuntimeError(f"judging students' models needs Keras "
-                               f"{'.'.join(map(str, SAFE_KERAS))} or later, which refuses every "
-                               f"published way to run code from a .keras file; this is "
+                               f"{'.'.join(map(str, SAFE_KERAS))} or later (older releases have "
+                               f"published ways to run code from a .keras file); this is "
                                f"{keras.version()}: pip install -U keras, then grade again")
     try:
         given = answers.load(kept / f"{ANSWERS}-{source.stem}")
