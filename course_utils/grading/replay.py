@@ -320,8 +320,13 @@ def _snapshot(plan: Path, saved: dict) -> Any:
     return model
 
 
+def _flags(model: Any) -> list[bool]:
+    """The trainable flags of ``model`` and of every layer in it, in :func:`_all`'s order."""
+    return [layer.trainable for layer in _all(model)]
+
+
 def _set_flags(model: Any, flags: Any) -> None:
-    """Set the trainable flags :func:`_save_model` recorded, when they fit ``model``."""
+    """Set trainable flags as :func:`_flags` lists them, when they fit ``model``."""
     layers = _all(model)
     if isinstance(flags, list) and len(flags) == len(layers):
         for layer, flag in zip(layers, flags, strict=True):
@@ -412,7 +417,7 @@ def _state(model: Any) -> str:
     layers' trainable flags, its weights and its compile settings."""
     import hashlib
 
-    hasher = hashlib.sha256(repr([layer.trainable for layer in _all(model)]).encode())
+    hasher = hashlib.sha256(repr(_flags(model)).encode())
     hasher.update(repr((model.compiled, id(getattr(model, "optimizer", None)),
                         id(getattr(model, "loss", None)))).encode())
     for weight in model.weights:
@@ -428,8 +433,7 @@ def _write_into(target: Any, copy: Any) -> bool:
     if [type(layer).__name__ for layer in mine] != [type(layer).__name__ for layer in theirs] \
             or [w.shape for w in target.weights] != [w.shape for w in copy.weights]:
         return False
-    for layer, flag in zip(mine, [layer.trainable for layer in theirs], strict=True):
-        layer.trainable = flag  # a model first, then its layers: theirs win
+    _set_flags(target, _flags(copy))
     target.set_weights(copy.get_weights())
     if copy.compiled:
         target.compile_from_config(copy.get_compile_config())
@@ -444,7 +448,7 @@ def _save_model(model: Any, path: Path) -> dict:
         path.unlink(missing_ok=True)
         return {"$unsaved": f"{type(exc).__name__}: {str(exc)[:MESSAGE_CHARS]}"}
     # the file leaves out some trainable flags (an InputLayer's): they travel beside it
-    return {"$keras": path.name, "trainable": [layer.trainable for layer in _all(model)]}
+    return {"$keras": path.name, "trainable": _flags(model)}
 
 
 def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
