@@ -705,6 +705,15 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
         },
         "training_loss_and_last_epoch": {
             "answers": {
+                "compile_for_fine_tuning": (  # freezes the backbone after compiling
+                    "def compile_for_fine_tuning(model, learning_rate=1e-5):\n"
+                    "    model.compile(optimizer=keras.optimizers.Adam(learning_rate),\n"
+                    "                  loss=keras.losses.SparseCategoricalCrossentropy("
+                    "from_logits=True),\n"
+                    "                  metrics=['accuracy'])\n"
+                    "    for layer in model.layers:\n"
+                    "        if isinstance(layer, keras.Model):\n"
+                    "            layer.trainable = False\n"),
                 "early_stopping": (  # watches the training loss, which keeps falling
                     "def early_stopping(patience=3):\n"
                     "    return keras.callbacks.EarlyStopping(monitor='loss', patience=patience,\n"
@@ -715,7 +724,9 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "    top = max(last.values())\n"
                     "    return min(n for n, v in last.items() if v >= top - tolerance)\n"),
             },
-            "failures": {"test_early_stopping": "monitor 'val_loss'",
+            "failures": {"test_compile_for_fine_tuning": "call model.compile(...) again",
+                         "test_fine_tune": "call model.compile(...) again",
+                         "test_early_stopping": "monitor 'val_loss'",
                          "test_choose_n": "you compared the last epochs"},
         },
         "last_weights_and_argmax": {

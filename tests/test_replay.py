@@ -225,6 +225,7 @@ def test_a_later_cell_may_not_need_what_a_judged_test_defines(tmp_path: Path, la
 
 
 MODEL_SETUP = ("import keras\nimport numpy as np\n"
+               "from course_utils.checks import expect_compiled_after_trainable_change\n"
                "keras.utils.set_random_seed(0)\n"
                "base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),\n"
                "                         keras.layers.BatchNormalization()], name='base')\n")
@@ -245,7 +246,8 @@ MODEL_TEST = ("# double and compile_it: models cross as saved files\n"
               "probe = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])\n"
               "compile_it(probe, 0.01)\n"
               "assert isinstance(probe.optimizer, keras.optimizers.Adam), 'use Adam'\n"
-              "assert abs(float(probe.optimizer.learning_rate) - 0.01) < 1e-9, 'use the rate'\n")
+              "assert abs(float(probe.optimizer.learning_rate) - 0.01) < 1e-9, 'use the rate'\n"
+              "expect_compiled_after_trainable_change(probe)\n")
 
 
 @pytest.mark.slow
@@ -260,6 +262,8 @@ MODEL_TEST = ("# double and compile_it: models cross as saved files\n"
     (("Adam(rate)", "Adam(0.001)"), "use the rate"),
     (("model.compile(", "model = keras.models.clone_model(model)\n    model.compile("),
      "object has no attribute 'optimizer'"),
+    (("loss='mse')\n", "loss='mse')\n    model.trainable = False\n"),  # after compiling
+     "trainable flags changed after compile"),
 ])
 def test_models_cross_as_files_loaded_in_safe_mode(tmp_path: Path, change, failure) -> None:
     """A model returned and a model argument changed in place reach the judge's test, which
@@ -331,3 +335,32 @@ def test_an_old_keras_refuses_to_judge_models(tmp_path: Path, monkeypatch) -> No
     monkeypatch.setattr(keras, "version", lambda: "3.13.1")
     with pytest.raises(RuntimeError, match="pip install -U keras"):
         replay.judge_cells(source, kept, ["test_double"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("student", "failure"), [
+    ("def stopper(n):\n    return keras.callbacks.EarlyStopping(patience=n, "
+     "restore_best_weights=True)\n", None),
+    ("def stopper(n):\n    callback = keras.callbacks.EarlyStopping(restore_best_weights=True)\n"
+     "    callback.patience = n\n    return callback\n", None),  # set after: read as it is
+    ("def stopper(n):\n    return keras.callbacks.EarlyStopping(patience=3, "
+     "restore_best_weights=True)\n", "patience 3 for 5"),
+    ("class Mine(keras.callbacks.EarlyStopping):\n    pass\n\n\n"
+     "def stopper(n):\n    return Mine(patience=n, restore_best_weights=True)\n",
+     "builds callbacks again from Keras's own classes only"),
+])
+def test_a_callback_crosses_as_its_keras_class_and_arguments(tmp_path: Path, student: str,
+                                                              failure: str | None) -> None:
+    """The judge builds a Keras callback again from its class's name and arguments; a
+    callback class of the student's is refused with a message, never built or run."""
+    setup = "import keras\nimport numpy as np\n"
+    test = ("# stopper: early stopping with patience n, best weights restored\n"
+            "for n in (3, 5):\n"
+            "    callback = stopper(n)\n"
+            "    assert type(callback) is keras.callbacks.EarlyStopping, type(callback)\n"
+            "    assert callback.patience == n, f'patience {callback.patience} for {n}'\n"
+            "    assert callback.restore_best_weights\n")
+    reference = ("def stopper(n):\n    return keras.callbacks.EarlyStopping(patience=n, "
+                 "restore_best_weights=True)\n")
+    source = _notebook(tmp_path, reference, test, setup=setup)
+    _expect(_judge(source, _defined(student, setup), tmp_path), failure)

@@ -9,7 +9,10 @@ else arrives as an :class:`Unreadable` that names its type. Arrays are stored wi
 ``numpy.save``'s format and loaded with ``allow_pickle=False``: decoding never runs code.
 
 A Keras model is not data: :mod:`.replay` saves the models an answer returns or changes as
-``.keras`` files beside these, and passes models *to* a student's function by reference.
+``.keras`` files beside these, and passes models *to* a student's function by reference. A
+callback of one of Keras's own classes in :data:`CALLBACKS` crosses as its class's name and its
+constructor's arguments (read from the attributes of the same names) and is built again from
+them; any other callback arrives as an error saying so (its code would have to run).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ __all__ = ["Unreadable", "encode", "decode", "digest", "save", "load", "is_keras
 
 DEPTH = 20  # nesting deeper than this is unreadable
 ITEMS = 100_000  # elements of one container
+# keras.callbacks classes that act on the model only (no files, no network, no functions)
+CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN")
 
 
 class Unreadable:
@@ -81,6 +86,9 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
         if isinstance(value, list):
             return items
         return {"$tuple" if isinstance(value, tuple) else "$set": items}
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(value, keras.callbacks.Callback):
+        return _callback(value, keras, arrays, depth)
     if hasattr(value, "__array__") and type(value).__module__.split(".")[0] in (
             "tensorflow", "keras", "jax", "torch"):
         try:
@@ -90,8 +98,45 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
     return {"$unreadable": f"{type(value).__module__}.{type(value).__qualname__}"}
 
 
+def _callback(value: Any, keras: Any, arrays: list[np.ndarray], depth: int) -> dict:
+    """A callback as ``{"$callback": [class name, {argument: value} or None]}``: None for a
+    class the grader does not build."""
+    import inspect
+
+    kind = type(value)
+    if kind.__name__ not in CALLBACKS or getattr(keras.callbacks, kind.__name__) is not kind:
+        return {"$callback": [f"{kind.__module__}.{kind.__qualname__}", None]}
+    arguments = {}
+    for name, parameter in inspect.signature(kind).parameters.items():
+        if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            default = None if parameter.default is parameter.empty else parameter.default
+            arguments[name] = encode(getattr(value, name, default), arrays, depth + 1)
+    return {"$callback": [kind.__name__, arguments]}
+
+
+def _build_callback(name: str, arguments: dict | None, arrays: list[np.ndarray]) -> Any:
+    if arguments is None or name not in CALLBACKS:
+        raise ValueError(
+            f"the grader got a {name} callback; it builds callbacks again from Keras's own "
+            f"classes only, without running code of yours: return a keras.callbacks."
+            f"{', '.join(CALLBACKS[:-1])} or {CALLBACKS[-1]}")
+    import keras
+
+    try:
+        return getattr(keras.callbacks, name)(**{str(key): decode(value, arrays)
+                                                  for key, value in arguments.items()})
+    except Exception as exc:  # noqa: BLE001 (arguments Keras refuses)
+        raise ValueError(f"the grader cannot build keras.callbacks.{name} again from its "
+                         f"arguments: {exc}") from None
+
+
 def decode(data: Any, arrays: list[np.ndarray]) -> Any:
-    """The value :func:`encode` made ``data`` from (arrays are copies)."""
+    """The value :func:`encode` made ``data`` from (arrays are copies).
+
+    Raises:
+        ValueError: ``data`` names a callback the grader does not build, or a tag it does not
+            know.
+    """
     if isinstance(data, list):
         return [decode(item, arrays) for item in data]
     if not isinstance(data, dict):
@@ -111,6 +156,8 @@ def decode(data: Any, arrays: list[np.ndarray]) -> Any:
         return {decode(k, arrays): decode(v, arrays) for k, v in inner}
     if tag == "$unreadable":
         return Unreadable(str(inner))
+    if tag == "$callback":
+        return _build_callback(str(inner[0]), inner[1], arrays)
     raise ValueError(f"unknown value tag {tag!r}")
 
 

@@ -23,8 +23,8 @@ how an answer is checked:
    student's recorded answers; each judged test cell passes or fails there, with its own
    message. The judge reads the answers as data only and never runs student code.
 
-Keras models cross as ``.keras`` files (config and weights, the optimizer's state included):
-the kernel saves a model an answer returns, and each model argument after the call (what the
+Keras models cross as ``.keras`` files (config, weights and compile settings; the trainable
+flags beside the file, with those ``compile`` saw when they changed after it): the kernel saves a model an answer returns, and each model argument after the call (what the
 student's function did to it), or names it when it sits inside the returned model. The judge
 loads them with ``safe_mode=True`` (:func:`load_model`): Keras builds only its own classes and
 refuses a ``Lambda`` layer's code, so the only code a loaded model runs in the judge is Keras's
@@ -34,7 +34,8 @@ their own) fails its test with a message saying what to change.
 
 A model argument then takes on what the student's function did to it (``base_model.trainable =
 False``, a new compile): the kernel's flags, weights and compile settings are written into the
-judge's object, so every reference to it sees them; or, when the argument sits inside the
+judge's object, so every reference to it sees them (the judge compiles it again, under the
+flags the kernel's ``compile`` saw: its optimizer starts afresh); or, when the argument sits inside the
 returned model, the test's variables are bound to that layer. The plan passes each model as a
 snapshot taken when the test passed it (the kernel's own variable only when the reference
 solution leaves it unchanged), so a test that calls a function twice on one model asks the
@@ -316,7 +317,7 @@ def _snapshot(plan: Path, saved: dict) -> Any:
     import keras
 
     model = keras.models.load_model(plan / saved["$keras"])
-    _set_flags(model, saved["trainable"])
+    _restore(model, saved)
     return model
 
 
@@ -436,8 +437,32 @@ def _write_into(target: Any, copy: Any) -> bool:
     _set_flags(target, _flags(copy))
     target.set_weights(copy.get_weights())
     if copy.compiled:
-        target.compile_from_config(copy.get_compile_config())
+        _compile(target, copy.get_compile_config(), _compiled_flags(copy), _flags(copy))
     return True
+
+
+def _compiled_flags(model: Any) -> list[bool] | None:
+    """The trainable flags ``model``'s last compile saw, in :func:`_all`'s order; None when it
+    is not compiled or this Keras records no flags (then its first ``fit`` reads them)."""
+    from ..runtime import keras_internals
+
+    if not getattr(model, "compiled", False):
+        return None
+    try:
+        seen = keras_internals.compiled_trainable_flags(model)
+    except keras_internals.UnsupportedKerasError:
+        return None
+    return None if seen is None else [seen.get(layer, layer.trainable) for layer in _all(model)]
+
+
+def _compile(model: Any, config: Any, seen: list[bool] | None, flags: list[bool] | None) -> None:
+    """Compile ``model`` with ``config`` as the kernel did: under the trainable flags its
+    compile saw (``seen``; None: ``flags``), then give it ``flags``, so a model whose
+    flags changed after compiling is judged as one (the judge's optimizer updates what the
+    kernel's would)."""
+    _set_flags(model, flags if seen is None else seen)
+    model.compile_from_config(config)
+    _set_flags(model, flags)
 
 
 def _save_model(model: Any, path: Path) -> dict:
@@ -447,8 +472,13 @@ def _save_model(model: Any, path: Path) -> dict:
     except Exception as exc:  # noqa: BLE001 (whatever stops the student's model saving)
         path.unlink(missing_ok=True)
         return {"$unsaved": f"{type(exc).__name__}: {str(exc)[:MESSAGE_CHARS]}"}
-    # the file leaves out some trainable flags (an InputLayer's): they travel beside it
-    return {"$keras": path.name, "trainable": _flags(model)}
+    # the file leaves out some trainable flags (an InputLayer's): they travel beside it, with
+    # those the last compile saw when they differ
+    saved = {"$keras": path.name, "trainable": _flags(model)}
+    seen = _compiled_flags(model)
+    if seen is not None and seen != saved["trainable"]:
+        saved["compiled"] = seen
+    return saved
 
 
 def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
@@ -500,8 +530,18 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
             "without running code of yours, so build them from Keras's own layers only (no "
             "Lambda layer and no layer class of your own: keras.layers.Rescaling instead of a "
             "Lambda that scales, for instance)") from None
-    _set_flags(model, saved.get("trainable"))
+    _restore(model, saved)
     return model
+
+
+def _restore(model: Any, saved: dict) -> None:
+    """Give a loaded model the trainable flags saved beside its file and, when it is compiled,
+    compile it again under the flags the kernel's compile saw (Keras compiled it under the
+    file's; the optimizer starts afresh)."""
+    if model.compiled:
+        _compile(model, model.get_compile_config(), saved.get("compiled"), saved.get("trainable"))
+    else:
+        _set_flags(model, saved.get("trainable"))
 
 
 def _content(value: Any) -> str:
