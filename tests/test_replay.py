@@ -364,3 +364,39 @@ def test_a_callback_crosses_as_its_keras_class_and_arguments(tmp_path: Path, stu
                  "restore_best_weights=True)\n")
     source = _notebook(tmp_path, reference, test, setup=setup)
     _expect(_judge(source, _defined(student, setup), tmp_path), failure)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("student", "failure"), [
+    ("", None),
+    (("    base.trainable = False\n    model.compile(optimizer=keras.optimizers.SGD(0.1), "
+      "loss='mse')\n", "    model.compile(optimizer=keras.optimizers.SGD(0.1), loss='mse')\n"
+      "    base.trainable = False\n"), "trainable flags changed after compile"),
+    (("data.take(steps)", "data"), "5 optimizer steps"),
+    (("return model.fit(", "model.fit("), "History"),
+])
+def test_a_fit_on_the_notebooks_dataset_crosses_with_its_history(tmp_path: Path, student,
+                                                                  failure) -> None:
+    """A dataset the notebook holds is passed by its variable's name, a model argument inside
+    another one travels with it, and the History and the optimizer's step count reach the
+    judge."""
+    setup = (MODEL_SETUP + "import tensorflow as tf\n"
+             "whole = keras.Sequential([keras.Input((4,)), base, keras.layers.Dense(1)])\n"
+             "data = tf.data.Dataset.from_tensor_slices((np.ones((10, 4), 'float32'), "
+             "np.ones((10, 1), 'float32'))).batch(2)\n")
+    reference = ("def train(model, base, data, steps):\n"
+                 "    base.trainable = False\n"
+                 "    model.compile(optimizer=keras.optimizers.SGD(0.1), loss='mse')\n"
+                 "    return model.fit(data.take(steps), epochs=1, verbose=0)\n")
+    test = ("# train: base frozen, then compiled, then fit for `steps` batches\n"
+            "whole.compile(optimizer='adam', loss='mse')\n"
+            "history = train(whole, base, data, 3)\n"
+            "assert isinstance(history, keras.callbacks.History), f'return the History'\n"
+            "assert len(history.history['loss']) == 1, history.history\n"
+            "assert base.trainable_weights == [], 'freeze base'\n"
+            "expect_compiled_after_trainable_change(whole)\n"
+            "steps = int(whole.optimizer.iterations)\n"
+            "assert steps == 3, f'{steps} optimizer steps, expected 3'\n")
+    source = _notebook(tmp_path, reference, test, setup=setup)
+    answer = reference.replace(*student) if student else reference
+    _expect(_judge(source, _defined(answer, setup), tmp_path), failure)

@@ -10,9 +10,10 @@ else arrives as an :class:`Unreadable` that names its type. Arrays are stored wi
 
 A Keras model is not data: :mod:`.replay` saves the models an answer returns or changes as
 ``.keras`` files beside these, and passes models *to* a student's function by reference. A
-callback of one of Keras's own classes in :data:`CALLBACKS` crosses as its class's name and its
-constructor's arguments (read from the attributes of the same names) and is built again from
-them; any other callback arrives as an error saying so (its code would have to run).
+callback of one of Keras's own classes in :data:`CALLBACKS` crosses as its class's name, its
+constructor's arguments (read from the attributes of the same names) and what it recorded
+(:data:`RECORDED`: a ``History``'s epochs and logs), and is built again from them; any other
+callback arrives as an error saying so (its code would have to run).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ __all__ = ["Unreadable", "encode", "decode", "digest", "save", "load", "is_keras
 DEPTH = 20  # nesting deeper than this is unreadable
 ITEMS = 100_000  # elements of one container
 # keras.callbacks classes that act on the model only (no files, no network, no functions)
-CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN")
+CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN", "History")
+RECORDED = {"History": ("history", "epoch", "params")}  # attributes set again after building
 
 
 class Unreadable:
@@ -99,22 +101,25 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
 
 
 def _callback(value: Any, keras: Any, arrays: list[np.ndarray], depth: int) -> dict:
-    """A callback as ``{"$callback": [class name, {argument: value} or None]}``: None for a
-    class the grader does not build."""
+    """A callback as ``{"$callback": [class name, {argument: value} or None, {attribute:
+    value}]}``: None for a class the grader does not build."""
     import inspect
 
     kind = type(value)
     if kind.__name__ not in CALLBACKS or getattr(keras.callbacks, kind.__name__) is not kind:
-        return {"$callback": [f"{kind.__module__}.{kind.__qualname__}", None]}
+        return {"$callback": [f"{kind.__module__}.{kind.__qualname__}", None, {}]}
     arguments = {}
     for name, parameter in inspect.signature(kind).parameters.items():
         if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             default = None if parameter.default is parameter.empty else parameter.default
             arguments[name] = encode(getattr(value, name, default), arrays, depth + 1)
-    return {"$callback": [kind.__name__, arguments]}
+    recorded = {name: encode(getattr(value, name), arrays, depth + 1)
+                for name in RECORDED.get(kind.__name__, ()) if hasattr(value, name)}
+    return {"$callback": [kind.__name__, arguments, recorded]}
 
 
-def _build_callback(name: str, arguments: dict | None, arrays: list[np.ndarray]) -> Any:
+def _build_callback(name: str, arguments: dict | None, recorded: dict,
+                    arrays: list[np.ndarray]) -> Any:
     if arguments is None or name not in CALLBACKS:
         raise ValueError(
             f"the grader got a {name} callback; it builds callbacks again from Keras's own "
@@ -123,11 +128,15 @@ def _build_callback(name: str, arguments: dict | None, arrays: list[np.ndarray])
     import keras
 
     try:
-        return getattr(keras.callbacks, name)(**{str(key): decode(value, arrays)
-                                                  for key, value in arguments.items()})
+        callback = getattr(keras.callbacks, name)(**{str(key): decode(value, arrays)
+                                                     for key, value in arguments.items()})
     except Exception as exc:  # noqa: BLE001 (arguments Keras refuses)
         raise ValueError(f"the grader cannot build keras.callbacks.{name} again from its "
                          f"arguments: {exc}") from None
+    for key in RECORDED.get(name, ()):
+        if key in recorded:
+            setattr(callback, key, decode(recorded[key], arrays))
+    return callback
 
 
 def decode(data: Any, arrays: list[np.ndarray]) -> Any:
@@ -157,7 +166,7 @@ def decode(data: Any, arrays: list[np.ndarray]) -> Any:
     if tag == "$unreadable":
         return Unreadable(str(inner))
     if tag == "$callback":
-        return _build_callback(str(inner[0]), inner[1], arrays)
+        return _build_callback(str(inner[0]), inner[1], inner[2], arrays)
     raise ValueError(f"unknown value tag {tag!r}")
 
 

@@ -7,9 +7,10 @@ how an answer is checked:
 1. **Plan** (once per template, :func:`make_plan`): the source notebook, solutions included,
    runs in a process of the grader's (its test cells that are not replayed are skipped). Every
    call a replayed test makes to a function an answer cell defines is recorded: the function's
-   name and its arguments as data (:mod:`.answers`). A Keras model or function argument is
-   recorded by the name of the notebook variable that holds it, a function also by its module
-   and name, and a model no variable holds is saved as a ``.keras`` file. The reference
+   name and its arguments as data (:mod:`.answers`). A function, or an object that is not data
+   (a dataset), is recorded by the name of the notebook variable that holds it, a function also
+   by its module and name; a Keras model is saved as a ``.keras`` file, or named as a layer of
+   an earlier model argument (``fine_tune(model, base_model, ...)``). The reference
    solution's answers are then replayed (:func:`check_plan`): a test that fails there cannot be
    replayed, and the template is refused. The plan lands in the assignment's files
    (:data:`PLAN`), which the sandbox copies into the kernel's folder.
@@ -24,7 +25,8 @@ how an answer is checked:
    message. The judge reads the answers as data only and never runs student code.
 
 Keras models cross as ``.keras`` files (config, weights and compile settings; the trainable
-flags beside the file, with those ``compile`` saw when they changed after it): the kernel saves a model an answer returns, and each model argument after the call (what the
+flags and the optimizer's step count beside the file, with the flags ``compile`` saw when they
+changed after it): the kernel saves a model an answer returns, and each model argument after the call (what the
 student's function did to it), or names it when it sits inside the returned model. The judge
 loads them with ``safe_mode=True`` (:func:`load_model`): Keras builds only its own classes and
 refuses a ``Lambda`` layer's code, so the only code a loaded model runs in the judge is Keras's
@@ -173,7 +175,10 @@ class _Notebook:
                     return {"$global": self.held(value)}
                 if _imported(value) is value:
                     return {"$import": f"{value.__module__}:{value.__qualname__}"}
-            return answers.encode(value, arrays)
+            data = answers.encode(value, arrays)
+            if isinstance(data, dict) and "$unreadable" in data and self.held(value):
+                return {"$global": self.held(value)}  # not data (a dataset): the kernel has it
+            return data
 
         data = {"args": [one(v) for v in args], "kwargs": {k: one(v) for k, v in kwargs.items()}}
         return data, arrays, models
@@ -231,6 +236,10 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
             # reference leaves it as it was (the kernel has it, and saves it only if changed)
             files, states = {}, [_state(model) for model in models]
             for i, model in enumerate(models):
+                inside = _inside(model, models[:i])
+                if inside:
+                    files[str(i)] = inside
+                    continue
                 files[str(i)] = _save_model(model, folder / f"model-{len(calls)}-{i}.keras")
                 if "$unsaved" in files[str(i)]:
                     raise RuntimeError(f"{source.name}: {run.current} passes {name} a model that "
@@ -240,7 +249,7 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
             records.append((data, arrays))
             result = function(*args, **kwargs)
             for i, model in enumerate(models):
-                if run.held(model) and _state(model) == states[i]:
+                if "$keras" in files[str(i)] and run.held(model) and _state(model) == states[i]:
                     (folder / files[str(i)]["$keras"]).unlink()
                     files[str(i)] = {"$global": run.held(model)}
             return result
@@ -353,13 +362,15 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
         try:
             positions = [*((str(i), v) for i, v in enumerate(data["args"])),
                          *((f"k:{k}", v) for k, v in data["kwargs"].items())]
-            models = iter(call["files"][str(i)] for i in range(len(call["files"])))
             items = {}  # position -> (argument, whether it was passed by reference)
+            given: list = []  # the model arguments, in order
             for key, value in positions:
                 if isinstance(value, dict) and "$model" in value:
-                    saved = next(models)
-                    items[key] = (_snapshot(plan, saved) if "$keras" in saved
-                                  else _reference(saved, ns), True)
+                    saved = call["files"][str(len(given))]
+                    given.append(_snapshot(plan, saved) if "$keras" in saved
+                                 else _layer(given, saved) if "$inside" in saved
+                                 else _reference(saved, ns))
+                    items[key] = (given[-1], True)
                 elif isinstance(value, dict) and ("$global" in value or "$import" in value):
                     items[key] = (_reference(value, ns), True)
                 else:
@@ -381,8 +392,11 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                     record["mutated"][key] = answers.encode(items[key][0], out)
             for key, state in states.items():
                 value = items[key][0]
+                earlier = given[:next(i for i, model in enumerate(given) if model is value)]
                 if any(layer is value for layer in _layers(result)):
                     record["models"][key] = {"$nested": value.name}
+                elif _inside(value, earlier):
+                    record["models"][key] = _inside(value, earlier)
                 elif _state(value) != state:
                     record["models"][key] = _save_model(
                         value, into.parent / f"{label}-{key.replace(':', '-')}.keras")
@@ -393,6 +407,28 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
         results.append((record, out))
     answers.save(into, results)
     return len(results)
+
+
+def _inside(model: Any, earlier: list) -> dict | None:
+    """``{"$inside": [i, name]}`` when ``model`` is a layer of ``earlier[i]`` (ex04's
+    ``fine_tune(model, base_model, ...)``): it travels with that model, not on its own."""
+    return next(({"$inside": [i, model.name]} for i, outer in enumerate(earlier)
+                 if any(layer is model for layer in _layers(outer))), None)
+
+
+def _layer(given: list, saved: dict) -> Any:
+    """The layer ``saved`` (an :func:`_inside` description) names in one of ``given``.
+
+    Raises:
+        RuntimeError: there is no such layer.
+    """
+    index, name = (list(saved["$inside"]) + [None, None])[:2]
+    outer = given[index] if isinstance(index, int) and 0 <= index < len(given) else None
+    found = next((layer for layer in _layers(outer) if layer.name == name), None)
+    if found is None:
+        raise RuntimeError(f"the grader cannot find the layer {name!r} in the model it was "
+                           "given with it")
+    return found
 
 
 def _is_model(value: Any) -> bool:
@@ -437,7 +473,8 @@ def _write_into(target: Any, copy: Any) -> bool:
     _set_flags(target, _flags(copy))
     target.set_weights(copy.get_weights())
     if copy.compiled:
-        _compile(target, copy.get_compile_config(), _compiled_flags(copy), _flags(copy))
+        _compile(target, copy.get_compile_config(), _compiled_flags(copy), _flags(copy),
+                 _steps(copy))
     return True
 
 
@@ -455,14 +492,23 @@ def _compiled_flags(model: Any) -> list[bool] | None:
     return None if seen is None else [seen.get(layer, layer.trainable) for layer in _all(model)]
 
 
-def _compile(model: Any, config: Any, seen: list[bool] | None, flags: list[bool] | None) -> None:
+def _steps(model: Any) -> int:
+    """How many steps ``model``'s optimizer has taken (0: none, or no optimizer)."""
+    optimizer = getattr(model, "optimizer", None)
+    return int(optimizer.iterations) if optimizer is not None else 0
+
+
+def _compile(model: Any, config: Any, seen: list[bool] | None, flags: list[bool] | None,
+             steps: Any = 0) -> None:
     """Compile ``model`` with ``config`` as the kernel did: under the trainable flags its
     compile saw (``seen``; None: ``flags``), then give it ``flags``, so a model whose
     flags changed after compiling is judged as one (the judge's optimizer updates what the
-    kernel's would)."""
+    kernel's would). The new optimizer has taken ``steps`` steps; its other state is new."""
     _set_flags(model, flags if seen is None else seen)
     model.compile_from_config(config)
     _set_flags(model, flags)
+    if type(steps) is int and steps > 0:
+        model.optimizer.iterations.assign(steps)
 
 
 def _save_model(model: Any, path: Path) -> dict:
@@ -474,7 +520,7 @@ def _save_model(model: Any, path: Path) -> dict:
         return {"$unsaved": f"{type(exc).__name__}: {str(exc)[:MESSAGE_CHARS]}"}
     # the file leaves out some trainable flags (an InputLayer's): they travel beside it, with
     # those the last compile saw when they differ
-    saved = {"$keras": path.name, "trainable": _flags(model)}
+    saved = {"$keras": path.name, "trainable": _flags(model), "steps": _steps(model)}
     seen = _compiled_flags(model)
     if seen is not None and seen != saved["trainable"]:
         saved["compiled"] = seen
@@ -537,9 +583,10 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
 def _restore(model: Any, saved: dict) -> None:
     """Give a loaded model the trainable flags saved beside its file and, when it is compiled,
     compile it again under the flags the kernel's compile saw (Keras compiled it under the
-    file's; the optimizer starts afresh)."""
+    file's; the optimizer keeps only its step count)."""
     if model.compiled:
-        _compile(model, model.get_compile_config(), saved.get("compiled"), saved.get("trainable"))
+        _compile(model, model.get_compile_config(), saved.get("compiled"), saved.get("trainable"),
+                 saved.get("steps"))
     else:
         _set_flags(model, saved.get("trainable"))
 
@@ -625,25 +672,30 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
                 else answers.decode(result, out)
             keys = [*(str(i) for i, v in enumerate(args) if answers.is_keras_model(v)),
                     *(f"k:{k}" for k, v in kwargs.items() if answers.is_keras_model(v))]
-            for i, key in enumerate(keys):  # each model argument as the kernel's call left it
+            copies: list = []  # each model argument as the kernel's call left it, in order
+            for i, key in enumerate(keys):
                 target, saved = _argument(key, args, kwargs), record["models"].get(key)
-                if saved is None:  # unchanged: as the plan passed it
-                    planned = call["files"][str(i)]
-                    if "$keras" not in planned:
-                        continue  # the notebook's variable, the same in the kernel
-                    copy = _snapshot(plan, planned)
-                elif isinstance(saved, dict) and "$nested" in saved:
+                planned = call["files"][str(i)]
+                saved = planned if saved is None else saved  # None: as the plan passed it
+                saved = saved if isinstance(saved, dict) else {}
+                if "$global" in saved:  # the notebook's variable, the same in the kernel
+                    copies.append(target)
+                    continue
+                if "$nested" in saved:
                     copy = next((layer for layer in _layers(result)
                                  if layer.name == saved["$nested"]), None)
                     if copy is None:
                         raise RuntimeError(f"the grader cannot find {saved['$nested']!r} in the "
                                            f"model {name} returned")
+                    copies.append(copy)
                     run.rebind(target, copy)
                     continue
-                else:
-                    copy = load_model(kept, saved, f"the model passed to {name}, as {name} "
-                                      "left it", passed)
-                if not _write_into(target, copy):
+                copy = _layer(copies, saved) if "$inside" in saved \
+                    else _snapshot(plan, saved) if saved is planned \
+                    else load_model(kept, saved, f"the model passed to {name}, as {name} left "
+                                    "it", passed)
+                copies.append(copy)
+                if copy is not target and not _write_into(target, copy):
                     run.rebind(target, copy)
             return result
         replayed.__name__ = name
