@@ -268,9 +268,15 @@ MODEL_TEST = ("# double and compile_it: models cross as saved files\n"
 def test_models_cross_as_files_loaded_in_safe_mode(tmp_path: Path, change, failure) -> None:
     """A model returned and a model argument changed in place reach the judge's test, which
     still sees the argument inside the returned model; a model holding code is refused."""
-    source = _notebook(tmp_path, MODEL_REFERENCE, MODEL_TEST, setup=MODEL_SETUP)
     student = MODEL_REFERENCE.replace(*change) if change else MODEL_REFERENCE
-    _expect(_judge(source, _defined(student, MODEL_SETUP), tmp_path), failure)
+    _check(tmp_path, MODEL_REFERENCE, MODEL_TEST, MODEL_SETUP, student, failure)
+
+
+def _check(tmp_path: Path, reference: str, test: str, setup: str, student: str,
+           failure: str | None) -> None:
+    """Judge ``student``'s code on ``test`` planned with ``reference``; expect ``failure``."""
+    source = _notebook(tmp_path, reference, test, setup=setup)
+    _expect(_judge(source, _defined(student, setup), tmp_path), failure)
 
 
 def _expect(verdict: dict, failure: str | None) -> None:
@@ -316,8 +322,7 @@ def test_a_model_changed_in_place_changes_every_reference(tmp_path: Path, studen
             "assert len(whole.trainable_weights) == 4, 'whole does not see the change'\n")
     reference = ("def open_base(base):\n    base.layers[-1].trainable = False\n"
                  "    return len(base.trainable_weights)\n")
-    source = _notebook(tmp_path, reference, test, setup=setup)
-    _expect(_judge(source, _defined(student, setup), tmp_path), failure)
+    _check(tmp_path, reference, test, setup, student, failure)
 
 
 @pytest.mark.slow
@@ -362,8 +367,7 @@ def test_a_callback_crosses_as_its_keras_class_and_arguments(tmp_path: Path, stu
             "    assert callback.restore_best_weights\n")
     reference = ("def stopper(n):\n    return keras.callbacks.EarlyStopping(patience=n, "
                  "restore_best_weights=True)\n")
-    source = _notebook(tmp_path, reference, test, setup=setup)
-    _expect(_judge(source, _defined(student, setup), tmp_path), failure)
+    _check(tmp_path, reference, test, setup, student, failure)
 
 
 @pytest.mark.slow
@@ -397,6 +401,5 @@ def test_a_fit_on_the_notebooks_dataset_crosses_with_its_history(tmp_path: Path,
             "expect_compiled_after_trainable_change(whole)\n"
             "steps = int(whole.optimizer.iterations)\n"
             "assert steps == 3, f'{steps} optimizer steps, expected 3'\n")
-    source = _notebook(tmp_path, reference, test, setup=setup)
     answer = reference.replace(*student) if student else reference
-    _expect(_judge(source, _defined(answer, setup), tmp_path), failure)
+    _check(tmp_path, reference, test, setup, answer, failure)

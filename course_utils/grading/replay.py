@@ -26,8 +26,9 @@ how an answer is checked:
 
 Keras models cross as ``.keras`` files (config, weights and compile settings; the trainable
 flags and the optimizer's step count beside the file, with the flags ``compile`` saw when they
-changed after it): the kernel saves a model an answer returns, and each model argument after the call (what the
-student's function did to it), or names it when it sits inside the returned model. The judge
+changed after it): the kernel saves a model an answer returns, and each model argument after
+the call (what the student's function did to it), or names it when it sits inside the returned
+model or inside another model argument. The judge
 loads them with ``safe_mode=True`` (:func:`load_model`): Keras builds only its own classes and
 refuses a ``Lambda`` layer's code, so the only code a loaded model runs in the judge is Keras's
 and the functions the test itself passed (a ``Lambda`` may wrap one of those, found by name). A
@@ -37,8 +38,8 @@ their own) fails its test with a message saying what to change.
 A model argument then takes on what the student's function did to it (``base_model.trainable =
 False``, a new compile): the kernel's flags, weights and compile settings are written into the
 judge's object, so every reference to it sees them (the judge compiles it again, under the
-flags the kernel's ``compile`` saw: its optimizer starts afresh); or, when the argument sits inside the
-returned model, the test's variables are bound to that layer. The plan passes each model as a
+flags the kernel's ``compile`` saw; its optimizer keeps only the step count); or, when the
+argument sits inside the returned model, the test's variables are bound to that layer. The plan passes each model as a
 snapshot taken when the test passed it (the kernel's own variable only when the reference
 solution leaves it unchanged), so a test that calls a function twice on one model asks the
 second question about the model the first call left.
