@@ -396,8 +396,8 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                 earlier = given[:next(i for i, model in enumerate(given) if model is value)]
                 if any(layer is value for layer in _layers(result)):
                     record["models"][key] = {"$nested": value.name}
-                elif _inside(value, earlier):
-                    record["models"][key] = _inside(value, earlier)
+                elif inside := _inside(value, earlier):
+                    record["models"][key] = inside
                 elif _state(value) != state:
                     record["models"][key] = _save_model(
                         value, into.parent / f"{label}-{key.replace(':', '-')}.keras")
@@ -425,10 +425,18 @@ def _layer(given: list, saved: dict) -> Any:
     """
     index, name = (list(saved["$inside"]) + [None, None])[:2]
     outer = given[index] if isinstance(index, int) and 0 <= index < len(given) else None
-    found = next((layer for layer in _layers(outer) if layer.name == name), None)
+    return _named(outer, name, "the model it was given with it")
+
+
+def _named(model: Any, name: Any, what: str) -> Any:
+    """The layer called ``name`` at any depth in ``model`` (``what``, for the message).
+
+    Raises:
+        RuntimeError: there is no such layer.
+    """
+    found = next((layer for layer in _layers(model) if layer.name == name), None)
     if found is None:
-        raise RuntimeError(f"the grader cannot find the layer {name!r} in the model it was "
-                           "given with it")
+        raise RuntimeError(f"the grader cannot find the layer {name!r} in {what}")
     return found
 
 
@@ -683,11 +691,7 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
                     copies.append(target)
                     continue
                 if "$nested" in saved:
-                    copy = next((layer for layer in _layers(result)
-                                 if layer.name == saved["$nested"]), None)
-                    if copy is None:
-                        raise RuntimeError(f"the grader cannot find {saved['$nested']!r} in the "
-                                           f"model {name} returned")
+                    copy = _named(result, saved["$nested"], f"the model {name} returned")
                     copies.append(copy)
                     run.rebind(target, copy)
                     continue
