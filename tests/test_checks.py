@@ -466,3 +466,35 @@ def test_nested_batchnorm_found_without_private_api(keras):
         checks.expect_bn_frozen(outer)
     inner.get_layer("bn").trainable = False
     checks.expect_bn_frozen(outer)
+
+
+def test_pipeline_steps_apply_in_order(keras):
+    """ex05's pipelines: Keras's preprocess_input edits a float array in place, as in a
+    student's pipeline; an affine step and a channel swap make new arrays."""
+    photos = np.arange(2 * 2 * 2 * 3, dtype="float32").reshape(2, 2, 2, 3) * 10
+    double = checks.pipeline(("affine", 1 / 255, 0.0), ("keras", "mobilenet_v2"))
+    np.testing.assert_allclose(double(photos.copy()), photos / 255 / 127.5 - 1, atol=1e-6)
+    x = photos.copy()
+    checks.pipeline(("keras", "resnet50"))(x)
+    assert not np.array_equal(x, photos)  # caffe, in place
+    swapped = checks.pipeline(("bgr",), ("affine", 1.0, [-1.0, -2.0, -3.0]))(photos)
+    np.testing.assert_array_equal(swapped, photos[..., ::-1] - [1, 2, 3])
+    assert checks.pipeline()(photos) is photos
+    for step in [("scale", 2.0), ("affine", 1.0), "bgr", ()]:
+        with pytest.raises(ValueError, match="unknown pipeline step"):
+            checks.pipeline(step)
+
+
+def test_on_images_names_the_photos_a_function_was_run_on():
+    given, notebook = np.zeros((2, 4, 4, 3), "float32"), np.ones((3, 4, 4, 3), "float32")
+    given[1] = 5.0
+    guarded = checks.on_images(lambda x: x + 1, given, message="changed in place",
+                               elsewhere=notebook, elsewhere_message="used the global")
+    np.testing.assert_array_equal(guarded(given[::-1].astype("float64")), given[::-1] + 1)
+    with pytest.raises(AssertionError, match="used the global"):
+        guarded(notebook[:1])
+    with pytest.raises(AssertionError, match="changed in place"):
+        guarded(given - 1)
+    lenient = checks.on_images(lambda x: x * 2, given, elsewhere=notebook,
+                               elsewhere_message="used the global")
+    np.testing.assert_array_equal(lenient(given - 1), (given - 1) * 2)  # no message: it runs

@@ -144,6 +144,47 @@ def test_no_answers_file_fails_every_replayed_test(tmp_path: Path) -> None:
     assert not verdict["passed"] and "no answers" in verdict["error"][1]
 
 
+PICK_SETUP = "import functools\nimport numpy as np\n\n\ndef times(x, k):\n    return x * k\n"
+PICK = "def double(candidates, x):\n    return max(candidates, key=lambda n: candidates[n](x))\n"
+PICK_TEST = ("# double: the name of the candidate with the largest value\n"
+             "got = double({'two': functools.partial(times, k=2), 'abs': abs,\n"
+             "              'neg': functools.partial(times, k=-1)}, 3)\n"
+             "assert got == 'two', f'you said {got!r}'\n")
+
+
+def test_functions_cross_to_the_kernel_by_reference_and_never_back(tmp_path: Path) -> None:
+    """A test may pass functions inside other arguments: the notebook's own by name, others by
+    module and name, a functools.partial of one with its arguments. The kernel's answers may
+    name no code: the judge refuses a reference in them."""
+    source = _notebook(tmp_path, PICK, PICK_TEST, PICK_SETUP)
+    assert _judge(source, _defined(PICK, PICK_SETUP), tmp_path)["passed"]
+    (asked, _), = answers.load(source.parent / replay.PLAN / source.stem / "calls")
+    sent = json.dumps(asked)
+    assert '"$partial": [{"$global": "times"}' in sent and '"builtins:abs"' in sent
+    worst = _defined(PICK.replace("max(", "min("), PICK_SETUP)
+    assert _judge(source, worst, tmp_path)["error"] == ["AssertionError", "you said 'neg'"]
+    stem = tmp_path / "kept" / f"{replay.ANSWERS}-{source.stem}"
+    stored = json.loads(stem.with_suffix(".json").read_text())
+    stored["records"][0]["result"] = {"$import": "os:getcwd"}
+    stem.with_suffix(".json").write_text(json.dumps(stored))
+    verdict = replay.judge_cells(source, tmp_path / "kept", ["test_double"])["test_double"]
+    assert verdict["error"] == ["ValueError",
+                                "the grader reads values only, and got a reference ($import)"]
+
+
+def test_equal_arrays_are_stored_once_and_decoded_apart() -> None:
+    photos = np.arange(12.0).reshape(2, 6)
+    arrays: list = []
+    data = answers.encode([photos, photos.copy(), photos[::-1], np.array(-0.0), np.array(0.0)],
+                          arrays)
+    assert len(arrays) == 4  # the copy shares the first; -0.0 and 0.0 differ in their bytes
+    got = answers.decode(data, arrays)
+    assert np.signbit(got[3]) and not np.signbit(got[4])
+    assert got[0] is not got[1] and np.array_equal(got[0], got[1])
+    got[0][0, 0] = 99.0
+    assert got[1][0, 0] == 0.0
+
+
 @pytest.mark.parametrize(("answer", "test", "refusal"), [
     (REFERENCE, "# double of a random value\nimport random\n"
      "assert double([random.random()])[0] < 2\n", "inputs it makes itself"),

@@ -12,9 +12,11 @@ Value checks (:mod:`.values`: :func:`expect_type`, :func:`expect_number`, :func:
 :class:`~course_utils.errors.UnsupportedKerasError` (never pass) on a Keras they cannot read.
 Checks return None on purpose: a value left as the last line of a test cell would be read by
 nbgrader as a partial-credit score. Every public name is re-exported here, so test cells write
-``checks.expect_equal(...)``. One module is not: :mod:`.experiment`, the judgement of ex07's
-saved model, which the grader runs outside the student's kernel and whose notebook call returns
-the points on purpose (``from course_utils.checks import experiment``).
+``checks.expect_equal(...)``; :mod:`.pipelines` (:func:`pipeline`, :func:`on_images`) makes
+the preprocessing functions ex05's tests pass to a student's function, as data a replayed test
+can send to the kernel. One module is not re-exported: :mod:`.experiment`, the judgement of
+ex07's saved model, which the grader runs outside the student's kernel and whose notebook call
+returns the points on purpose (``from course_utils.checks import experiment``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .models import (
     trainable_counts,
     validated_on,
 )
+from .pipelines import on_images, pipeline
 from .values import expect_allclose, expect_array, expect_equal, expect_number, expect_type
 
 __all__ = [
@@ -38,5 +41,5 @@ __all__ = [
     "expect_model", "trainable_counts", "expect_frozen", "expect_bn_frozen",
     "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
     "expect_compiled_after_trainable_change", "expect_activation_matches_loss",
-    "record_fit_calls", "validated_on",
+    "record_fit_calls", "validated_on", "pipeline", "on_images",
 ]

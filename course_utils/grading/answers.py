@@ -8,6 +8,13 @@ that lies about equality is a float again); a tensor arrives as the array it hol
 else arrives as an :class:`Unreadable` that names its type. Arrays are stored with
 ``numpy.save``'s format and loaded with ``allow_pickle=False``: decoding never runs code.
 
+Functions cross in one direction only, from the grader to the kernel: the grader's
+:func:`encode` may be given ``refer``, which names a function (or an object a notebook variable
+holds) as a reference the kernel resolves (``{"$global": name}``, ``{"$import":
+"module:name"}``); a ``functools.partial`` of one crosses as ``{"$partial": [function, args,
+kwargs]}``. Only the kernel's :func:`decode` is given ``resolve``; the judge's refuses any
+reference, so nothing a kernel writes names code for the judge to run.
+
 A Keras model is not data: :mod:`.replay` saves the models an answer returns or changes as
 ``.keras`` files beside these, and passes models *to* a student's function by reference. A
 callback of one of Keras's own classes in :data:`CALLBACKS` crosses as its class's name, its
@@ -18,12 +25,14 @@ callback arrives as an error saying so (its code would have to run).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import math
 import sys
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,6 +44,7 @@ ITEMS = 100_000  # elements of one container
 # keras.callbacks classes that act on the model only (no files, no network, no functions)
 CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN", "History")
 RECORDED = {"History": ("history", "epoch", "params")}  # attributes set again after building
+REFERENCES = ("$global", "$import", "$partial")  # tags the kernel resolves; the judge refuses
 
 
 class Unreadable:
@@ -54,14 +64,26 @@ def is_keras_model(value: Any) -> bool:
 
 
 def _array(value: np.ndarray, arrays: list[np.ndarray]) -> dict:
+    """``value`` stored once in ``arrays``: an array with the same bytes is shared (a test may
+    pass one batch of photos to many functions); decoding gives each place its own copy."""
     if value.dtype.hasobject:
         return {"$unreadable": "numpy array of objects"}
-    arrays.append(np.array(value, order="C"))  # a copy; 0-d stays 0-d
+    copy = np.array(value, order="C")  # 0-d stays 0-d
+    raw = copy.reshape(-1).view(np.uint8)
+    for index, kept in enumerate(arrays):
+        if kept.dtype == copy.dtype and kept.shape == copy.shape \
+                and np.array_equal(kept.reshape(-1).view(np.uint8), raw):
+            return {"$array": index}
+    arrays.append(copy)
     return {"$array": len(arrays) - 1}
 
 
-def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
-    """``value`` as JSON-ready data, its arrays appended to ``arrays`` (see the docstring)."""
+def encode(value: Any, arrays: list[np.ndarray], depth: int = 0,
+           refer: Callable[[Any], dict | None] | None = None) -> Any:
+    """``value`` as JSON-ready data, its arrays appended to ``arrays`` (see the docstring).
+
+    ``refer`` (the grader's only) gives a reference for a value that is not data, or None.
+    """
     if depth > DEPTH:
         return {"$unreadable": "value nested too deeply"}
     if value is None or type(value) in (bool, str):
@@ -82,9 +104,9 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
         if len(value) > ITEMS:
             return {"$unreadable": f"{type(value).__name__} of {len(value)} items"}
         if isinstance(value, dict):
-            return {"$dict": [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)]
+            return {"$dict": [[encode(k, arrays, depth + 1, refer), encode(v, arrays, depth + 1, refer)]
                               for k, v in dict.items(value)]}
-        items = [encode(item, arrays, depth + 1) for item in value]
+        items = [encode(item, arrays, depth + 1, refer) for item in value]
         if isinstance(value, list):
             return items
         return {"$tuple" if isinstance(value, tuple) else "$set": items}
@@ -97,6 +119,13 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
             return _array(np.asarray(value), arrays)
         except Exception:  # noqa: BLE001 (any failure: the value is unreadable, reported)
             pass
+    if refer is not None:
+        if isinstance(value, functools.partial):
+            return {"$partial": [encode(part, arrays, depth + 1, refer)
+                                 for part in (value.func, value.args, value.keywords)]}
+        reference = refer(value)
+        if reference is not None:
+            return reference
     return {"$unreadable": f"{type(value).__module__}.{type(value).__qualname__}"}
 
 
@@ -139,15 +168,19 @@ def _build_callback(name: str, arguments: dict | None, recorded: dict,
     return callback
 
 
-def decode(data: Any, arrays: list[np.ndarray]) -> Any:
+def decode(data: Any, arrays: list[np.ndarray],
+           resolve: Callable[[dict], Any] | None = None) -> Any:
     """The value :func:`encode` made ``data`` from (arrays are copies).
 
+    ``resolve`` (the kernel's only) gives the object a ``$global`` or ``$import`` reference
+    names; without it a reference is refused.
+
     Raises:
-        ValueError: ``data`` names a callback the grader does not build, or a tag it does not
-            know.
+        ValueError: ``data`` names a callback the grader does not build, a reference where
+            there is no ``resolve``, or a tag it does not know.
     """
     if isinstance(data, list):
-        return [decode(item, arrays) for item in data]
+        return [decode(item, arrays, resolve) for item in data]
     if not isinstance(data, dict):
         return data
     (tag, inner), = data.items()
@@ -158,15 +191,22 @@ def decode(data: Any, arrays: list[np.ndarray]) -> Any:
     if tag == "$float":
         return float(inner)
     if tag == "$tuple":
-        return tuple(decode(item, arrays) for item in inner)
+        return tuple(decode(item, arrays, resolve) for item in inner)
     if tag == "$set":
-        return {decode(item, arrays) for item in inner}
+        return {decode(item, arrays, resolve) for item in inner}
     if tag == "$dict":
-        return {decode(k, arrays): decode(v, arrays) for k, v in inner}
+        return {decode(k, arrays, resolve): decode(v, arrays, resolve) for k, v in inner}
     if tag == "$unreadable":
         return Unreadable(str(inner))
     if tag == "$callback":
         return _build_callback(str(inner[0]), inner[1], inner[2], arrays)
+    if tag in REFERENCES:
+        if resolve is None:
+            raise ValueError(f"the grader reads values only, and got a reference ({tag})")
+        if tag == "$partial":
+            function, args, kwargs = (decode(part, arrays, resolve) for part in inner)
+            return functools.partial(function, *args, **kwargs)
+        return resolve(data)
     raise ValueError(f"unknown value tag {tag!r}")
 
 

@@ -9,7 +9,8 @@ how an answer is checked:
    call a replayed test makes to a function an answer cell defines is recorded: the function's
    name and its arguments as data (:mod:`.answers`). A function, or an object that is not data
    (a dataset), is recorded by the name of the notebook variable that holds it, a function also
-   by its module and name; a Keras model is saved as a ``.keras`` file, or named as a layer of
+   by its module and name, a ``functools.partial`` of one with its arguments, also inside a
+   dict or list (the kernel resolves them; the judge refuses them in its answers); a Keras model is saved as a ``.keras`` file, or named as a layer of
    an earlier model argument (``fine_tune(model, base_model, ...)``). The reference
    solution's answers are then replayed (:func:`check_plan`): a test that fails there cannot be
    replayed, and the template is refused. The plan lands in the assignment's files
@@ -171,18 +172,20 @@ class _Notebook:
             if answers.is_keras_model(value):
                 models.append(value)
                 return {"$model": "keras"}
-            if inspect.isroutine(value):
-                if self.held(value):
-                    return {"$global": self.held(value)}
-                if _imported(value) is value:
-                    return {"$import": f"{value.__module__}:{value.__qualname__}"}
-            data = answers.encode(value, arrays)
-            if isinstance(data, dict) and "$unreadable" in data and self.held(value):
-                return {"$global": self.held(value)}  # not data (a dataset): the kernel has it
-            return data
+            return answers.encode(value, arrays, refer=self.refer)
 
         data = {"args": [one(v) for v in args], "kwargs": {k: one(v) for k, v in kwargs.items()}}
         return data, arrays, models
+
+    def refer(self, value: Any) -> dict | None:
+        """A value that is not data, as the kernel can find it: by the name of the notebook
+        variable that holds it (a function, a dataset), or a function by its module and name."""
+        held = self.held(value)
+        if held:
+            return {"$global": held}
+        if inspect.isroutine(value) and _imported(value) is value:
+            return {"$import": f"{value.__module__}:{value.__qualname__}"}
+        return None
 
 
 def _imported(function: Any) -> Any:
@@ -363,7 +366,7 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
         try:
             positions = [*((str(i), v) for i, v in enumerate(data["args"])),
                          *((f"k:{k}", v) for k, v in data["kwargs"].items())]
-            items = {}  # position -> (argument, whether it was passed by reference)
+            items = {}  # position -> (argument, whether it is a model argument)
             given: list = []  # the model arguments, in order
             for key, value in positions:
                 if isinstance(value, dict) and "$model" in value:
@@ -372,10 +375,9 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                                  else _layer(given, saved) if "$inside" in saved
                                  else _reference(saved, ns))
                     items[key] = (given[-1], True)
-                elif isinstance(value, dict) and ("$global" in value or "$import" in value):
-                    items[key] = (_reference(value, ns), True)
-                else:
-                    items[key] = (answers.decode(value, arrays), False)
+                else:  # data, or a function or object the kernel has (a reference)
+                    items[key] = (answers.decode(value, arrays, lambda ref: _reference(ref, ns)),
+                                  False)
             function = ns.get(call["name"])
             if function is None:
                 raise NameError(f"name {call['name']!r} is not defined")
