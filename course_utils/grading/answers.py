@@ -104,7 +104,8 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0,
         if len(value) > ITEMS:
             return {"$unreadable": f"{type(value).__name__} of {len(value)} items"}
         if isinstance(value, dict):
-            return {"$dict": [[encode(k, arrays, depth + 1, refer), encode(v, arrays, depth + 1, refer)]
+            return {"$dict": [[encode(k, arrays, depth + 1, refer),
+                               encode(v, arrays, depth + 1, refer)]
                               for k, v in dict.items(value)]}
         items = [encode(item, arrays, depth + 1, refer) for item in value]
         if isinstance(value, list):

@@ -10,8 +10,9 @@ how an answer is checked:
    name and its arguments as data (:mod:`.answers`). A function, or an object that is not data
    (a dataset), is recorded by the name of the notebook variable that holds it, a function also
    by its module and name, a ``functools.partial`` of one with its arguments, also inside a
-   dict or list (the kernel resolves them; the judge refuses them in its answers); a Keras model is saved as a ``.keras`` file, or named as a layer of
-   an earlier model argument (``fine_tune(model, base_model, ...)``). The reference
+   dict or list (the kernel resolves them; the judge refuses them in its answers); a Keras
+   model is saved as a ``.keras`` file, or named as a layer of an earlier model argument
+   (``fine_tune(model, base_model, ...)``). The reference
    solution's answers are then replayed (:func:`check_plan`): a test that fails there cannot be
    replayed, and the template is refused. The plan lands in the assignment's files
    (:data:`PLAN`), which the sandbox copies into the kernel's folder.
@@ -40,10 +41,12 @@ A model argument then takes on what the student's function did to it (``base_mod
 False``, a new compile): the kernel's flags, weights and compile settings are written into the
 judge's object, so every reference to it sees them (the judge compiles it again, under the
 flags the kernel's ``compile`` saw; its optimizer keeps only the step count); or, when the
-argument sits inside the returned model, the test's variables are bound to that layer. The plan passes each model as a
-snapshot taken when the test passed it (the kernel's own variable only when the reference
-solution leaves it unchanged), so a test that calls a function twice on one model asks the
-second question about the model the first call left.
+argument sits inside the returned model, the test's variables are bound to that layer. The
+plan passes each model as a snapshot taken when the test passed it (the kernel's own variable
+only when the reference solution leaves it unchanged), so a test that calls a function twice on
+one model asks the second question about the model the first call left; the snapshot carries
+a digest of its state (:func:`_state`), and the judge loads it only when its own model, which
+the kernel's call left unchanged, is not already in that state.
 
 A student can still return any value or model; returning the right ones for the plan's inputs
 is solving the exercise. What the kernel reports about a model is the model itself, never a
