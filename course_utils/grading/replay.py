@@ -707,7 +707,7 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
                     copies.append(copy)
                     run.rebind(target, copy)
                     continue
-                if saved is planned and saved.get("state") == _state(target):
+                if saved is planned and "state" in saved and saved["state"] == _state(target):
                     copies.append(target)  # the kernel's, unchanged, is the judge's as it is
                     continue
                 copy = _layer(copies, saved) if "$inside" in saved \
