@@ -222,31 +222,35 @@ def test_inference_mode_call_is_found_in_nested_models(keras):
                                                     base_model)
 
 
-def test_record_fit_calls_sees_the_validation_data(keras):
-    """fit's arguments are recorded by name, fit still trains, and is put back afterwards."""
-    original = keras.Model.fit
-    rng = np.random.default_rng(0)
-    x, x_test = rng.normal(size=(20, 4)), rng.normal(size=(10, 4))
-    y, y_test = rng.integers(0, 2, 20), rng.integers(0, 2, 10)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    with checks.record_fit_calls() as fits:
-        model.fit(x, y, epochs=1, verbose=0, validation_split=0.2)
-        model.fit(x, y, epochs=1, verbose=0, validation_data=(x_test, y_test))
-    assert keras.Model.fit is original and "fit" not in keras.Model.__dict__
-    assert int(model.optimizer.iterations.numpy()) == 2
-    assert [call["validation_split"] for call in fits] == [0.2, 0.0]
-    assert checks.validated_on(fits, x_test) and not checks.validated_on(fits[:1], x_test)
-    assert not checks.validated_on(fits, x)  # the split is cut inside fit: not seen here
+def test_validated_on_reads_the_validation_loss_fit_left_on_the_model(keras):
+    """validation_data=(x_test, y_test) is seen in any form (arrays, a dataset, early stopping
+    that restores its best epoch, another batch size), a split of the training data is not."""
     import tensorflow as tf
 
-    batches = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(4)
-    with checks.record_fit_calls() as fits:
-        model.fit(x, y, epochs=1, verbose=0, validation_data=batches)
-    assert checks.validated_on(fits, x_test) and not checks.validated_on(fits, x)
-    with pytest.raises(RuntimeError), checks.record_fit_calls():
-        raise RuntimeError("the block fails")
-    assert keras.Model.fit is original
+    rng = np.random.default_rng(0)
+    x, x_test = rng.normal(size=(200, 4)), rng.normal(size=(60, 4))
+    y, y_test = (x[:, 0] > 0).astype(int), (x_test[:, 0] > 0).astype(int)
+
+    def fitted(**options):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.2),
+                                  keras.layers.Dense(2)])
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, verbose=0, **{"epochs": 3, **options})
+        return model
+
+    stop = keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True)
+    batches = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(7)
+    for options in ({"validation_data": (x_test, y_test)}, {"validation_data": batches},
+                    {"validation_data": (x_test, y_test), "batch_size": 64},
+                    {"validation_data": (x_test, y_test), "callbacks": [stop], "epochs": 30}):
+        model = fitted(**options)
+        assert checks.validated_on(model, x_test, y_test), options
+        assert not checks.validated_on(model, x_test, 1 - y_test), options
+    assert not checks.validated_on(fitted(validation_split=0.2, epochs=30), x_test, y_test)
+    assert not checks.validated_on(fitted(), x_test, y_test)  # no validation at all
+    assert not checks.validated_on(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
+                                   x_test, y_test)
 
 
 def test_bn_statistics_change_is_caught_and_weights_restored(keras):

@@ -55,7 +55,8 @@ def _judge(source: Path, student: dict, tmp_path: Path) -> dict:
     replay.check_plan(source, plan, replay.make_plan(source, plan))
     kept = tmp_path / "kept"
     kept.mkdir(exist_ok=True)
-    replay.answer(plan, kept / f"{replay.ANSWERS}-{source.stem}", {"np": np, **student})
+    student.setdefault("np", np)  # the kernel's namespace: its functions' globals
+    replay.answer(plan, kept / f"{replay.ANSWERS}-{source.stem}", student)
     return replay.judge_cells(source, kept, ["test_double"])["test_double"]
 
 
@@ -444,3 +445,55 @@ def test_a_fit_on_the_notebooks_dataset_crosses_with_its_history(tmp_path: Path,
             "assert steps == 3, f'{steps} optimizer steps, expected 3'\n")
     answer = reference.replace(*student) if student else reference
     _check(tmp_path, reference, test, setup, answer, failure)
+
+
+def test_a_seed_the_test_sets_before_a_call_is_set_in_the_kernel(tmp_path: Path) -> None:
+    setup = "import keras\nimport numpy as np\n"
+    reference = "def draw():\n    return float(np.random.random())\n"
+    test = ("# draw: one number from NumPy's global generator\n"
+            "keras.utils.set_random_seed(3)\n"
+            "got = draw()\n"
+            "keras.utils.set_random_seed(3)\n"
+            "assert got == np.random.random(), f'{got} is not the seeded draw'\n")
+    _check(tmp_path, reference, test, setup, reference, None)
+    _check(tmp_path, reference, test, setup, "def draw():\n    return 0.5\n", "seeded draw")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("student", "failure"), [
+    ("", None),
+    (("validation_split=0.25", "validation_data=(x_test, y_test)"), "validates on the TEST set"),
+    (("head.fit(features, labels", "head.fit(x, y"), "fitted the notebook's labels"),
+])
+def test_globals_the_test_rebinds_hold_in_the_kernel_and_a_fit_history_crosses(
+        tmp_path: Path, student, failure) -> None:
+    """A notebook variable the test rebinds to data holds that value in the kernel during the
+    call (and its own value afterwards); the returned model brings its last fit's history,
+    which checks.validated_on reads."""
+    setup = ("import keras\nimport numpy as np\nfrom course_utils import checks\n"
+             "rng = np.random.default_rng(0)\n"
+             "x, x_test = rng.normal(size=(96, 4)), rng.normal(size=(48, 4))\n"
+             "y, y_test = (x[:, 0] > 0).astype(int), (x_test[:, 0] > 0).astype(int)\n")
+    reference = ("def fit_head(features, labels):\n"
+                 "    head = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+                 "    head.compile(keras.optimizers.Adam(0.1),\n"
+                 "                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))\n"
+                 "    head.fit(features, labels, epochs=5, verbose=0, validation_split=0.25)\n"
+                 "    return head\n")
+    test = ("# fit_head: fitted on its arguments, validated on part of them\n"
+            "saved = y, y_test\n"
+            "try:\n"
+            "    y, y_test = 1 - saved[0], 1 - saved[1]\n"
+            "    head = fit_head(x, saved[0])\n"
+            "finally:\n"
+            "    y, y_test = saved\n"
+            "assert not checks.validated_on(head, x_test, 1 - y_test), "
+            "'validates on the TEST set'\n"
+            "predicted = head.predict(x, verbose=0).argmax(axis=1)\n"
+            "assert np.mean(predicted == y) > 0.8, 'fitted the notebook\\'s labels'\n")
+    answer = reference.replace(*student) if student else reference
+    source = _notebook(tmp_path, reference, test, setup=setup)
+    kernel = _defined(answer, setup)
+    kept = kernel["y_test"]
+    _expect(_judge(source, kernel, tmp_path), failure)
+    assert kernel["y_test"] is kept and "head" not in kernel

@@ -29,7 +29,6 @@ from .models import (
     expect_frozen,
     expect_model,
     expect_weights_unchanged_after_step,
-    record_fit_calls,
     trainable_counts,
     validated_on,
 )
@@ -41,5 +40,5 @@ __all__ = [
     "expect_model", "trainable_counts", "expect_frozen", "expect_bn_frozen",
     "expect_weights_unchanged_after_step", "expect_base_called_in_inference_mode",
     "expect_compiled_after_trainable_change", "expect_activation_matches_loss",
-    "record_fit_calls", "validated_on", "pipeline", "on_images",
+    "validated_on", "pipeline", "on_images",
 ]

@@ -12,7 +12,9 @@ how an answer is checked:
    by its module and name, a ``functools.partial`` of one with its arguments, also inside a
    dict or list (the kernel resolves them; the judge refuses them in its answers); a Keras
    model is saved as a ``.keras`` file, or named as a layer of an earlier model argument
-   (``fine_tune(model, base_model, ...)``). The reference
+   (``fine_tune(model, base_model, ...)``). With each call go the seed the test set before it
+   (``keras.utils.set_random_seed``) and the notebook variables it rebound to data (ex03's
+   relabelled ``y_train``), which the kernel holds during the call. The reference
    solution's answers are then replayed (:func:`check_plan`): a test that fails there cannot be
    replayed, and the template is refused. The plan lands in the assignment's files
    (:data:`PLAN`), which the sandbox copies into the kernel's folder.
@@ -81,6 +83,7 @@ PLAN = "course-probe"  # folder in the assignment's files: PLAN/<notebook stem>/
 ANSWERS = "course-answers"  # the kernel writes ANSWERS-<notebook stem>.{json,npz}
 MESSAGE_CHARS = 2000  # of an exception's message, recorded
 MODEL_BYTES = 256 * 2**20  # what one saved model the judge loads may unpack to
+HISTORY_KEYS, HISTORY_EPOCHS = 32, 10_000  # what a model's fit history may bring along
 # the first Keras with the published safe_mode bypasses fixed (Colab's), but for a TFSMLayer that
 # loads a SavedModel (CVE-2026-1462, fixed in 3.14.0): load_model refuses that class itself
 SAFE_KERAS = (3, 13, 2)
@@ -113,9 +116,10 @@ class _Notebook:
 
     Code cells run in order in :attr:`ns`, except the test cells that are not replayed (they
     are scored in the kernel, and may train for minutes). :attr:`current` is the replayed test
-    cell running (None outside them: only calls from replayed tests are questions), and
-    :attr:`settled` holds the variables as the last cell that is not a test left them: a model
-    argument is named by one of them, since the kernel has them whatever its tests did.
+    cell running (None outside them: only calls from replayed tests are questions, and
+    :attr:`calling` is True while one runs: a call it makes is part of it), and :attr:`settled`
+    holds the variables the cells that are not tests set, as they left them: the kernel has
+    them whatever the tests did (a model argument is named by one of them).
     """
 
     def __init__(self, source: Path) -> None:
@@ -127,6 +131,7 @@ class _Notebook:
         self.ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.settled: dict[str, Any] = {}
         self.current: str | None = None
+        self.calling = False
 
     def run(self, on_answer_cell: Callable[[Any], None],
             on_test: Callable[[str, BaseException | None, str], None]) -> None:
@@ -137,6 +142,7 @@ class _Notebook:
             if cell.cell_type != "code" or not cell.source.strip() or (
                     meta.get("grade") and meta.get("grade_id") not in self.replayed):
                 continue
+            before = dict(self.ns)
             if meta.get("solution"):
                 on_answer_cell(cell)
             else:
@@ -151,7 +157,8 @@ class _Notebook:
                 if meta.get("grade"):
                     on_test(meta["grade_id"], failed, out.getvalue())
                     continue
-            self.settled = dict(self.ns)
+            self.settled.update((name, value) for name, value in self.ns.items()
+                                if before.get(name, before) is not value)
 
     def rebind(self, old: Any, new: Any) -> None:
         """Make the notebook's variables that hold ``old`` hold ``new`` (the kernel's copy of a
@@ -160,6 +167,20 @@ class _Notebook:
             for key, value in list(names.items()):
                 if value is old:
                     names[key] = new
+
+    def rebound(self, arrays: list) -> dict[str, Any]:
+        """The settled variables the running test has rebound to data (``y_test =
+        relabelled``), encoded into ``arrays``: the kernel holds them during the next call, as
+        a test run in the kernel would. Rebound to anything else (a model, a generator), they
+        stay as the kernel has them."""
+        found = {}
+        for name, value in self.settled.items():
+            now = self.ns.get(name, value)
+            if name[:1] != "_" and now is not value and not callable(now):
+                encoded = answers.encode(now, arrays)
+                if _unreadable(encoded) is None:
+                    found[name] = encoded
+        return found
 
     def held(self, value: Any) -> str | None:
         """The name of a settled variable that holds ``value``, if any."""
@@ -232,7 +253,7 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
 
     def record(name: str, function: Callable) -> Callable:
         def recorded(*args, **kwargs):
-            if run.current is None:
+            if run.current is None or run.calling:
                 return function(*args, **kwargs)
             data, arrays, models = run.encode_call(name, args, kwargs)
             kind = _unreadable(data)
@@ -254,8 +275,16 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
                 files[str(i)]["state"] = states[i]  # the judge's own model may already be so
             calls.append({"name": name, "test": run.current,
                           "digest": answers.digest(data, arrays), "files": files})
+            data["globals"] = run.rebound(arrays)
+            if seeds:  # the seed the test set for this call (keras.utils.set_random_seed)
+                data["seed"] = seeds.pop()
+            seeds.clear()
             records.append((data, arrays))
-            result = function(*args, **kwargs)
+            run.calling = True
+            try:
+                result = function(*args, **kwargs)
+            finally:
+                run.calling = False
             for i, model in enumerate(models):
                 if "$keras" in files[str(i)] and run.held(model) and _state(model) == states[i]:
                     (folder / files[str(i)]["$keras"]).unlink()
@@ -263,7 +292,24 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
             return result
         return recorded
 
+    seeds: list[int] = []  # set by the running test since its last call
+    watched: list[Callable] = []  # keras.utils.set_random_seed itself, once it is watched
+
+    def watch_seeds():
+        keras = sys.modules.get("keras")  # the notebook imported it (answers come after set-up)
+        if keras is None or watched:
+            return
+        watched.append(keras.utils.set_random_seed)
+
+        def set_random_seed(seed):
+            if run.current is not None and not run.calling:
+                seeds.append(int(seed))
+            return watched[0](seed)
+
+        keras.utils.set_random_seed = set_random_seed
+
     def on_answer_cell(cell):
+        watch_seeds()
         grade_id = _grading(cell).get("grade_id", "answer")
         before = dict(run.ns)
         failed = _run(cell.source, run.ns, grade_id)
@@ -284,7 +330,11 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
         if failed is not None:
             failures.append(f"{grade_id}: {type(failed).__name__}: {failed}")
 
-    run.run(on_answer_cell, on_test)
+    try:
+        run.run(on_answer_cell, on_test)
+    finally:
+        if watched:
+            sys.modules["keras"].utils.set_random_seed = watched[0]
     if failures:
         raise RuntimeError(f"{source.name}: the reference solution fails {failures[0]}")
     answers.save(folder / "calls", records)
@@ -390,7 +440,19 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                       if ref and _is_model(value)}
             args = [items[str(i)][0] for i in range(len(data["args"]))]
             kwargs = {k: items[f"k:{k}"][0] for k in data["kwargs"]}
-            result = function(*args, **kwargs)
+            rebound = {k: answers.decode(v, arrays) for k, v in data.get("globals", {}).items()}
+            kept = {k: ns[k] for k in rebound if k in ns}
+            if "seed" in data:
+                import keras
+
+                keras.utils.set_random_seed(int(data["seed"]))
+            ns.update(rebound)
+            try:
+                result = function(*args, **kwargs)
+            finally:
+                for key in rebound:
+                    ns.pop(key, None)
+                ns.update(kept)
             label = f"{into.name}-{len(results)}"
             record["result"] = _save_model(result, into.parent / f"{label}-result.keras") \
                 if _is_model(result) else answers.encode(result, out)
@@ -545,7 +607,21 @@ def _save_model(model: Any, path: Path) -> dict:
     seen = _compiled_flags(model)
     if seen is not None and seen != saved["trainable"]:
         saved["compiled"] = seen
+    history = _history(model)
+    if history:
+        saved["history"] = history
     return saved
+
+
+def _history(model: Any) -> dict[str, list[float]] | None:
+    """Kernel side: the per-epoch numbers of ``model``'s last ``fit`` (``model.history``), which
+    the file leaves out; None when there are none or they are not numbers."""
+    try:
+        history = model.history.history
+        return {str(key): [float(value) for value in list(values)[:HISTORY_EPOCHS]]
+                for key, values in list(history.items())[:HISTORY_KEYS]} or None
+    except Exception:  # noqa: BLE001 (no fit, or not numbers: the judge gets no history)
+        return None
 
 
 def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
@@ -610,6 +686,15 @@ def _restore(model: Any, saved: dict) -> None:
                  saved.get("steps"))
     else:
         _set_flags(model, saved.get("trainable"))
+    history = saved.get("history")  # as the JSON file holds it: numbers only, or it is left out
+    if isinstance(history, dict) and all(
+            isinstance(values, list) and all(type(v) in (int, float) for v in values)
+            for values in history.values()):
+        import keras
+
+        model.history = keras.callbacks.History()
+        model.history.history = {str(key): values for key, values in history.items()}
+        model.history.epoch = list(range(max(map(len, history.values()), default=0)))
 
 
 def _content(value: Any) -> str:
