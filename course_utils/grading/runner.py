@@ -32,7 +32,7 @@ __all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "Result", "prepar
 
 CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
 NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
-TEMPLATE_FORMAT = 2  # bump when what a cached template holds changes
+TEMPLATE_FORMAT = 3  # bump when what a cached template holds changes (3: plans carry seeds)
 
 
 @dataclasses.dataclass
