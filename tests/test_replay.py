@@ -459,6 +459,21 @@ def test_a_seed_the_test_sets_before_a_call_is_set_in_the_kernel(tmp_path: Path)
     _check(tmp_path, reference, test, setup, "def draw():\n    return 0.5\n", "seeded draw")
 
 
+def test_a_name_the_test_reuses_without_putting_it_back_stays_in_the_judge(
+        tmp_path: Path) -> None:
+    """An expected value held in a name a notebook variable also has never reaches the
+    kernel: only variables the test puts back by its end cross with its calls."""
+    setup = "import numpy as np\nwant = None\nlimit = 3\n"
+    reference = "def cap(values):\n    return [min(v, limit) for v in values]\n"
+    test = ("# cap: values capped at the notebook's limit\n"
+            "want = [0, 2, 3]\n"
+            "got = cap([0, 2, 5])\n"
+            "assert got == want, f'cap gave {got}'\n")
+    _check(tmp_path, reference, test, setup, reference, None)
+    _check(tmp_path, reference, test, setup, "def cap(values):\n    return want\n",
+           "cap gave None")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("student", "failure"), [
     ("", None),

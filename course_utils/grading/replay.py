@@ -13,8 +13,9 @@ how an answer is checked:
    dict or list (the kernel resolves them; the judge refuses them in its answers); a Keras
    model is saved as a ``.keras`` file, or named as a layer of an earlier model argument
    (``fine_tune(model, base_model, ...)``). With each call go the seed the test set before it
-   (``keras.utils.set_random_seed``) and the notebook variables it rebound to data (ex03's
-   relabelled ``y_train``), which the kernel holds during the call. The reference
+   (``keras.utils.set_random_seed``) and the notebook variables it rebound to data and puts
+   back by its end (ex03's relabelled ``y_train``), which the kernel holds during the call.
+   The reference
    solution's answers are then replayed (:func:`check_plan`): a test that fails there cannot be
    replayed, and the template is refused. The plan lands in the assignment's files
    (:data:`PLAN`), which the sandbox copies into the kernel's folder.
@@ -170,9 +171,9 @@ class _Notebook:
 
     def rebound(self, arrays: list) -> dict[str, Any]:
         """The settled variables the running test has rebound to data (``y_test =
-        relabelled``), encoded into ``arrays``: the kernel holds them during the next call, as
-        a test run in the kernel would. Rebound to anything else (a model, a generator), they
-        stay as the kernel has them."""
+        relabelled``), encoded into ``arrays``: the kernel holds those the test puts back by its
+        end during the next call, as a test run in the kernel would. Rebound to anything else (a
+        model, a generator), they stay as the kernel has them."""
         found = {}
         for name, value in self.settled.items():
             now = self.ns.get(name, value)
@@ -250,6 +251,7 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
     folder.mkdir(parents=True, exist_ok=True)
     run = _Notebook(source)
     records, calls, failures, functions = [], [], [], {}
+    pending: list[tuple] = []  # the running test's calls, with the variables it rebound
 
     def record(name: str, function: Callable) -> Callable:
         def recorded(*args, **kwargs):
@@ -275,7 +277,8 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
                 files[str(i)]["state"] = states[i]  # the judge's own model may already be so
             calls.append({"name": name, "test": run.current,
                           "digest": answers.digest(data, arrays), "files": files})
-            data["globals"] = run.rebound(arrays)
+            spare: list[np.ndarray] = []
+            pending.append((data, arrays, run.rebound(spare), spare))
             if seeds:  # the seed the test set for this call (keras.utils.set_random_seed)
                 data["seed"] = seeds.pop()
             seeds.clear()
@@ -325,6 +328,13 @@ def make_plan(source: Path, folder: Path) -> dict[str, Callable]:
             run.ns[name] = record(name, run.ns[name])
 
     def on_test(grade_id, failed, _):
+        # a variable crosses with a call only if the test puts it back by its end (a relabelling
+        # tried in a try/finally): one it merely reuses the name of may hold an expected value
+        for data, arrays, rebound, spare in pending:
+            data["globals"] = {name: answers.encode(answers.decode(value, spare), arrays)
+                               for name, value in rebound.items()
+                               if run.ns.get(name) is run.settled.get(name)}
+        pending.clear()
         if isinstance(failed, RuntimeError) and str(failed).startswith(source.name):
             raise failed
         if failed is not None:
