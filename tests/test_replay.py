@@ -512,3 +512,56 @@ def test_globals_the_test_rebinds_hold_in_the_kernel_and_a_fit_history_crosses(
     kept = kernel["y_test"]
     _expect(_judge(source, kernel, tmp_path), failure)
     assert kernel["y_test"] is kept and "head" not in kernel
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("student", "failure"), [
+    ("", None),
+    (("        layer.trainable = i >= len(base.layers) - n\n",
+      "        layer.trainable = layer.trainable or i >= len(base.layers) - n\n"),
+     "open_top(base, 0) gave 4"),
+    (("    return len(", "    base.layers[0].kernel.assign(base.layers[0].kernel * 0)\n"
+      "    return len("), "the weights moved"),
+])
+def test_a_model_only_reflagged_or_compiled_crosses_without_its_file(
+        tmp_path: Path, monkeypatch, student, failure) -> None:
+    """A model the plan passed that a call re-flags or compiles, weights untouched, crosses as
+    its flags and compile settings (no file: the judge gives them to the plan's model), and the
+    kernel loads the plan's copy once and gives it again under each call's flags; a call that
+    moves a weight still sends the file, and the next call gets the plan's model anew."""
+    import keras
+
+    reference = ("def open_top(base, n):\n"
+                 "    for i, layer in enumerate(base.layers):\n"
+                 "        layer.trainable = i >= len(base.layers) - n\n"
+                 "    base.compile(optimizer=keras.optimizers.SGD(0.1 * n), loss='mse')\n"
+                 "    return len(base.trainable_weights)\n")
+    test = ("# open_top: the top n layers train, compiled at a rate of 0.1 n\n"
+            "for layer in base.layers:\n"
+            "    layer.trainable = False\n"
+            "start = np.array(base.layers[0].kernel)\n"
+            "for n, want in [(1, 2), (2, 4), (0, 0)]:\n"
+            "    got = open_top(base, n)\n"
+            "    assert got == want, f'open_top(base, {n}) gave {got}'\n"
+            "    rate = float(base.optimizer.learning_rate)\n"
+            "    assert abs(rate - 0.1 * n) < 1e-6, f'rate {rate} for {n}'\n"
+            "    expect_compiled_after_trainable_change(base)\n"
+            "assert np.allclose(base.layers[0].kernel, start), 'the weights moved'\n")
+    answer = reference.replace(*student) if student else reference
+    source = _notebook(tmp_path, reference, test, setup=MODEL_SETUP)
+    plan = source.parent / replay.PLAN / source.stem
+    replay.check_plan(source, plan, replay.make_plan(source, plan))
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    loads = []
+    load = keras.models.load_model
+    monkeypatch.setattr(keras.models, "load_model",
+                        lambda *args, **kwargs: loads.append(args) or load(*args, **kwargs))
+    replay.answer(plan, kept / f"{replay.ANSWERS}-{source.stem}", _defined(answer, MODEL_SETUP))
+    monkeypatch.undo()
+    sent = sorted(path.name for path in kept.glob("*.keras"))
+    if failure == "the weights moved":  # each call moved them: a file each, a fresh model each
+        assert len(sent) == 3 and len(loads) == 3, (sent, loads)
+    else:
+        assert sent == [] and len(loads) == 1, (sent, loads)
+    _expect(replay.judge_cells(source, kept, ["test_double"])["test_double"], failure)

@@ -33,7 +33,11 @@ Keras models cross as ``.keras`` files (config, weights and compile settings; th
 flags and the optimizer's step count beside the file, with the flags ``compile`` saw when they
 changed after it): the kernel saves a model an answer returns, and each model argument after
 the call (what the student's function did to it), or names it when it sits inside the returned
-model or inside another model argument. The judge
+model or inside another model argument. A model the plan passed whose weights the call left
+as they were (it only set flags or compiled it) crosses as those settings alone, which the
+judge gives its own copy of the plan's model; and the kernel gives a later call the plan's
+model it loaded for an earlier one when flags and compile settings bring it back to the state
+the plan asks about. The judge
 loads them with ``safe_mode=True`` (:func:`load_model`): Keras builds only its own classes and
 refuses a ``Lambda`` layer's code, so the only code a loaded model runs in the judge is Keras's
 and the functions the test itself passed (a ``Lambda`` may wrap one of those, found by name). A
@@ -389,12 +393,30 @@ def _reference(data: dict, ns: dict) -> Any:
     return ns[data["$global"]]
 
 
-def _snapshot(plan: Path, saved: dict) -> Any:
-    """A model the plan saved (the instructor's: loaded as it is, its trainable flags set)."""
+def _snapshot(plan: Path, saved: dict, loaded: list | None = None, busy: list = ()) -> Any:
+    """A model the plan saved (the instructor's: loaded as it is, its trainable flags set).
+
+    ``loaded`` (the kernel's) holds the snapshots loaded for earlier calls: one that is not
+    ``busy`` (this call's) and takes ``saved``'s exact state (:func:`_state`) from its flags and
+    compile settings alone is given again instead of loading the file (ex04 asks about one
+    backbone under four sets of flags: loading Lite0 takes about 0.85 s), as a test run in the
+    kernel would pass its one model again; a new one is added to it.
+    """
     import keras
 
+    for model in loaded or ():
+        if all(model is not other for other in busy) \
+                and len(_all(model)) == len(saved.get("trainable") or ()):
+            try:
+                _restore(model, saved)
+            except Exception:  # noqa: BLE001 (whatever an earlier call did to it: load anew)
+                continue
+            if _state(model) == saved.get("state"):
+                return model
     model = keras.models.load_model(plan / saved["$keras"])
     _restore(model, saved)
+    if loaded is not None:
+        loaded.append(model)
     return model
 
 
@@ -424,6 +446,7 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
         ns = get_ipython().user_ns  # type: ignore[name-defined]  # noqa: F821 (IPython's)
     calls = json.loads((plan / "plan.json").read_text())["calls"]
     results = []
+    loaded: list = []  # the plan's models loaded so far (see _snapshot)
     for call, (data, arrays) in zip(calls, answers.load(plan / "calls"), strict=True):
         out: list[np.ndarray] = []
         record: dict[str, Any] = {"mutated": {}, "models": {}}
@@ -432,13 +455,16 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                          *((f"k:{k}", v) for k, v in data["kwargs"].items())]
             items = {}  # position -> (argument, whether it is a model argument)
             given: list = []  # the model arguments, in order
+            from_plan = {}  # position -> (weights, compiled) of a model loaded from the plan
             for key, value in positions:
                 if isinstance(value, dict) and "$model" in value:
                     saved = call["files"][str(len(given))]
-                    given.append(_snapshot(plan, saved) if "$keras" in saved
+                    given.append(_snapshot(plan, saved, loaded, given) if "$keras" in saved
                                  else _layer(given, saved) if "$inside" in saved
                                  else _reference(saved, ns))
                     items[key] = (given[-1], True)
+                    if "$keras" in saved:
+                        from_plan[key] = (_weights(given[-1]), given[-1].compiled)
                 else:  # data, or a function or object the kernel has (a reference)
                     items[key] = (answers.decode(value, arrays, lambda ref: _reference(ref, ns)),
                                   False)
@@ -477,7 +503,7 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                 elif inside := _inside(value, earlier):
                     record["models"][key] = inside
                 elif _state(value) != state:
-                    record["models"][key] = _save_model(
+                    record["models"][key] = _settings(value, from_plan.get(key)) or _save_model(
                         value, into.parent / f"{label}-{key.replace(':', '-')}.keras")
         except BaseException as exc:  # noqa: BLE001 (whatever the student's code raised)
             if isinstance(exc, KeyboardInterrupt):
@@ -536,6 +562,17 @@ def _layers(model: Any):
         yield from _layers(layer)
 
 
+def _weights(model: Any) -> str:
+    """``model``'s weights (shapes and values), digested."""
+    import hashlib
+
+    hasher = hashlib.sha256()
+    for weight in model.weights:
+        hasher.update(repr(tuple(weight.shape)).encode())
+        hasher.update(np.asarray(weight).tobytes())
+    return hasher.hexdigest()
+
+
 def _state(model: Any) -> str:
     """What a function can change in a model it is given, digested: its layers' trainable
     flags, its weights and its compile settings (configuration, the flags its compile saw, the
@@ -544,15 +581,16 @@ def _state(model: Any) -> str:
     import hashlib
 
     try:
-        compiled = json.dumps(model.get_compile_config(), sort_keys=True, default=repr) \
-            if getattr(model, "compiled", False) else None
+        config = model.get_compile_config() if getattr(model, "compiled", False) else None
+        optimizer = config.get("optimizer") if isinstance(config, dict) else None
+        if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
+            # Keras numbers an optimizer's default name per process ("sgd_3"): not a setting
+            optimizer["config"].pop("name", None)
+        compiled = json.dumps(config, sort_keys=True, default=repr)
     except Exception:  # noqa: BLE001 (settings Keras cannot describe: a new compile differs)
         compiled = f"unreadable {id(getattr(model, 'optimizer', None))}"
-    hasher = hashlib.sha256(repr((_flags(model), _compiled_flags(model), compiled,
-                                  _steps(model))).encode())
-    for weight in model.weights:
-        hasher.update(np.asarray(weight).tobytes())
-    return hasher.hexdigest()
+    return hashlib.sha256(repr((_flags(model), _compiled_flags(model), compiled, _steps(model),
+                                _weights(model))).encode()).hexdigest()
 
 
 def _write_into(target: Any, copy: Any) -> bool:
@@ -611,9 +649,14 @@ def _save_model(model: Any, path: Path) -> dict:
     except Exception as exc:  # noqa: BLE001 (whatever stops the student's model saving)
         path.unlink(missing_ok=True)
         return {"$unsaved": f"{type(exc).__name__}: {str(exc)[:MESSAGE_CHARS]}"}
-    # the file leaves out some trainable flags (an InputLayer's): they travel beside it, with
-    # those the last compile saw when they differ
-    saved = {"$keras": path.name, "trainable": _flags(model), "steps": _steps(model)}
+    return {"$keras": path.name, **_beside(model)}
+
+
+def _beside(model: Any) -> dict:
+    """Kernel side: what a saved file leaves out of ``model``: the trainable flags (an
+    InputLayer's are not saved), those the last compile saw when they differ, the optimizer's
+    step count and the last fit's history."""
+    saved = {"trainable": _flags(model), "steps": _steps(model)}
     seen = _compiled_flags(model)
     if seen is not None and seen != saved["trainable"]:
         saved["compiled"] = seen
@@ -621,6 +664,22 @@ def _save_model(model: Any, path: Path) -> dict:
     if history:
         saved["history"] = history
     return saved
+
+
+def _settings(model: Any, before: tuple[str, bool] | None) -> dict | None:
+    """Kernel side: a model the plan passed whose weights the call left as they were (``before``:
+    their digest and whether it was compiled), described without its file: its compile
+    configuration (``$settings``, None when it is not compiled) and :func:`_beside`. The judge
+    gives them to its own copy of the plan's model (ex04's ``unfreeze_top`` only sets flags: a
+    saved Lite0 costs the kernel 0.35 s and the judge 1 s). None when the weights changed, the
+    model lost its compilation, or its settings are not plain JSON: then the file goes."""
+    if before is None or _weights(model) != before[0] or before[1] and not model.compiled:
+        return None
+    try:
+        config = json.loads(json.dumps(model.get_compile_config())) if model.compiled else None
+    except Exception:  # noqa: BLE001 (settings that are not JSON: the judge gets the file)
+        return None
+    return {"$settings": config, **_beside(model)}
 
 
 def _history(model: Any) -> dict[str, list[float]] | None:
@@ -669,10 +728,7 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
         raise RuntimeError(f"the grader cannot load {what}: " + (
             "its file is not a Keras archive" if size is None
             else f"it is larger than {MODEL_BYTES >> 20} MiB"))
-    refused = sorted({name for _, name in classes} & REFUSED)
-    if refused:
-        raise RuntimeError(f"the grader does not load {what}: it holds a {refused[0]}, which "
-                           "loads files of its own; build it from Keras layers")
+    _refuse(classes, what)
     try:
         model = keras.saving.load_model(path, safe_mode=True, custom_objects={
             function.__name__: function for function in functions})
@@ -687,13 +743,23 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
     return model
 
 
+def _refuse(classes: list[tuple[str, str]], what: str) -> None:
+    """Raise RuntimeError when ``classes`` (from a config) name one of :data:`REFUSED`."""
+    refused = sorted({name for _, name in classes} & REFUSED)
+    if refused:
+        raise RuntimeError(f"the grader does not load {what}: it holds a {refused[0]}, which "
+                           "loads files of its own; build it from Keras layers")
+
+
 def _restore(model: Any, saved: dict) -> None:
     """Give a loaded model the trainable flags saved beside its file and, when it is compiled,
     compile it again under the flags the kernel's compile saw (Keras compiled it under the
-    file's; the optimizer keeps only its step count)."""
-    if model.compiled:
-        _compile(model, model.get_compile_config(), saved.get("compiled"), saved.get("trainable"),
-                 saved.get("steps"))
+    file's; the optimizer keeps only its step count). With ``$settings`` (:func:`_settings`),
+    the compile configuration comes from there, not from the model."""
+    config = saved["$settings"] if "$settings" in saved \
+        else model.get_compile_config() if model.compiled else None
+    if config is not None:
+        _compile(model, config, saved.get("compiled"), saved.get("trainable"), saved.get("steps"))
     else:
         _set_flags(model, saved.get("trainable"))
     history = saved.get("history")  # as the JSON file holds it: numbers only, or it is left out
@@ -805,10 +871,11 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
                 if saved is planned and "state" in saved and saved["state"] == _state(target):
                     copies.append(target)  # the kernel's, unchanged, is the judge's as it is
                     continue
-                copy = _layer(copies, saved) if "$inside" in saved \
+                what = f"the model passed to {name}, as {name} left it"
+                copy = _settled(plan, planned, saved, target, what) if "$settings" in saved \
+                    else _layer(copies, saved) if "$inside" in saved \
                     else _snapshot(plan, saved) if saved is planned \
-                    else load_model(kept, saved, f"the model passed to {name}, as {name} left "
-                                    "it", passed)
+                    else load_model(kept, saved, what, passed)
                 copies.append(copy)
                 if copy is not target and not _write_into(target, copy):
                     run.rebind(target, copy)
@@ -830,6 +897,25 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
 
     run.run(on_answer_cell, on_test)
     return verdicts
+
+
+def _settled(plan: Path, planned: dict, saved: dict, target: Any, what: str) -> Any:
+    """Judge side: the plan's model ``planned`` (``target``, when it is in that state; else the
+    plan's file) given the flags and compile settings the kernel's call left (``saved``, from
+    :func:`_settings`: the call did not change its weights)."""
+    from ..checks.experiment import config_classes
+
+    if "$keras" not in planned or not isinstance(saved["$settings"], (dict, type(None))):
+        raise RuntimeError(f"the grader got no saved copy of {what}")
+    _refuse(config_classes(saved["$settings"]), what)
+    copy = target if planned.get("state") == _state(target) else _snapshot(plan, planned)
+    try:
+        _restore(copy, saved)
+    except Exception as exc:  # noqa: BLE001 (settings Keras refuses: the kernel's to explain)
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise RuntimeError(f"the grader cannot compile {what} as your notebook did ({said})") \
+            from None
+    return copy
 
 
 def _argument(key: str, args: tuple, kwargs: dict) -> Any:
