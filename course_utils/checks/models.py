@@ -8,6 +8,7 @@ Every check raises :class:`AssertionError` with a message that names the pitfall
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -273,8 +274,6 @@ def validated_on(model: Any, x: Any, y: Any) -> bool:
     Returns:
         False also when the model kept no history (not fitted, or fitted without validation).
     """
-    import math
-
     history = getattr(getattr(model, "history", None), "history", None)
     recorded = history.get("val_loss") if isinstance(history, dict) else None
     if not recorded or not getattr(model, "compiled", False):

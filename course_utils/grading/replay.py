@@ -88,7 +88,6 @@ PLAN = "course-probe"  # folder in the assignment's files: PLAN/<notebook stem>/
 ANSWERS = "course-answers"  # the kernel writes ANSWERS-<notebook stem>.{json,npz}
 MESSAGE_CHARS = 2000  # of an exception's message, recorded
 MODEL_BYTES = 256 * 2**20  # what one saved model the judge loads may unpack to
-HISTORY_KEYS, HISTORY_EPOCHS = 32, 10_000  # what a model's fit history may bring along
 # the first Keras with the published safe_mode bypasses fixed (Colab's), but for a TFSMLayer that
 # loads a SavedModel (CVE-2026-1462, fixed in 3.14.0): load_model refuses that class itself
 SAFE_KERAS = (3, 13, 2)
@@ -490,7 +489,7 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                     ns.pop(key, None)
                 ns.update(kept)
             label = f"{into.name}-{len(results)}"
-            record["result"] = _save_model(result, into.parent / f"{label}-result.keras") \
+            record["result"] = _save_model(result, into.parent / f"{label}-result.keras", out) \
                 if _is_model(result) else answers.encode(result, out)
             for key, digest in before.items():
                 if _content(items[key][0]) != digest:
@@ -503,8 +502,9 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
                 elif inside := _inside(value, earlier):
                     record["models"][key] = inside
                 elif _state(value) != state:
-                    record["models"][key] = _settings(value, from_plan.get(key)) or _save_model(
-                        value, into.parent / f"{label}-{key.replace(':', '-')}.keras")
+                    record["models"][key] = _settings(value, from_plan.get(key), out) \
+                        or _save_model(value, into.parent / f"{label}-{key.replace(':', '-')}.keras",
+                                       out)
         except BaseException as exc:  # noqa: BLE001 (whatever the student's code raised)
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -601,11 +601,12 @@ def _write_into(target: Any, copy: Any) -> bool:
     if [type(layer).__name__ for layer in mine] != [type(layer).__name__ for layer in theirs] \
             or [w.shape for w in target.weights] != [w.shape for w in copy.weights]:
         return False
-    _set_flags(target, _flags(copy))
     target.set_weights(copy.get_weights())
     if copy.compiled:
         _compile(target, copy.get_compile_config(), _compiled_flags(copy), _flags(copy),
                  _steps(copy))
+    else:
+        _set_flags(target, _flags(copy))
     return True
 
 
@@ -642,31 +643,33 @@ def _compile(model: Any, config: Any, seen: list[bool] | None, flags: list[bool]
         model.optimizer.iterations.assign(steps)
 
 
-def _save_model(model: Any, path: Path) -> dict:
-    """Kernel side: save ``model`` for the judge; where it is, or why it cannot be saved."""
+def _save_model(model: Any, path: Path, arrays: list | None = None) -> dict:
+    """Save ``model`` for the judge (the plan's snapshots too); where it is, or why it cannot be
+    saved. With ``arrays`` (the kernel's answers), its last fit's history goes along."""
     try:
         model.save(path)
     except Exception as exc:  # noqa: BLE001 (whatever stops the student's model saving)
         path.unlink(missing_ok=True)
         return {"$unsaved": f"{type(exc).__name__}: {str(exc)[:MESSAGE_CHARS]}"}
-    return {"$keras": path.name, **_beside(model)}
+    return {"$keras": path.name, **_beside(model, arrays)}
 
 
-def _beside(model: Any) -> dict:
-    """Kernel side: what a saved file leaves out of ``model``: the trainable flags (an
-    InputLayer's are not saved), those the last compile saw when they differ, the optimizer's
-    step count and the last fit's history."""
+def _beside(model: Any, arrays: list | None) -> dict:
+    """What a saved file leaves out of ``model``: the trainable flags (an InputLayer's are not
+    saved), those the last compile saw when they differ, the optimizer's step count and, with
+    ``arrays``, the ``History`` of its last fit (``model.history``), as :mod:`.answers` encodes
+    a callback."""
     saved = {"trainable": _flags(model), "steps": _steps(model)}
     seen = _compiled_flags(model)
     if seen is not None and seen != saved["trainable"]:
         saved["compiled"] = seen
-    history = _history(model)
-    if history:
-        saved["history"] = history
+    history = getattr(model, "history", None)
+    if arrays is not None and history is not None:
+        saved["history"] = answers.encode(history, arrays)
     return saved
 
 
-def _settings(model: Any, before: tuple[str, bool] | None) -> dict | None:
+def _settings(model: Any, before: tuple[str, bool] | None, arrays: list) -> dict | None:
     """Kernel side: a model the plan passed whose weights the call left as they were (``before``:
     their digest and whether it was compiled), described without its file: its compile
     configuration (``$settings``, None when it is not compiled) and :func:`_beside`. The judge
@@ -679,26 +682,16 @@ def _settings(model: Any, before: tuple[str, bool] | None) -> dict | None:
         config = json.loads(json.dumps(model.get_compile_config())) if model.compiled else None
     except Exception:  # noqa: BLE001 (settings that are not JSON: the judge gets the file)
         return None
-    return {"$settings": config, **_beside(model)}
+    return {"$settings": config, **_beside(model, arrays)}
 
 
-def _history(model: Any) -> dict[str, list[float]] | None:
-    """Kernel side: the per-epoch numbers of ``model``'s last ``fit`` (``model.history``), which
-    the file leaves out; None when there are none or they are not numbers."""
-    try:
-        history = model.history.history
-        return {str(key): [float(value) for value in list(values)[:HISTORY_EPOCHS]]
-                for key, values in list(history.items())[:HISTORY_KEYS]} or None
-    except Exception:  # noqa: BLE001 (no fit, or not numbers: the judge gets no history)
-        return None
-
-
-def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
+def load_model(kept: Path, saved: Any, what: str, functions: tuple = (), arrays: list = ()) -> Any:
     """Judge side: the model the kernel saved (``saved`` as :func:`_save_model` describes it) in
     the folder ``kept``, loaded with ``safe_mode=True`` so that none of its code runs.
 
     ``functions`` are the functions the test gave the student's function (the judge's own
-    objects): a ``Lambda`` layer may wrap one of them, found by its name.
+    objects): a ``Lambda`` layer may wrap one of them, found by its name. ``arrays`` are the
+    answer's arrays (its history's).
 
     Raises:
         RuntimeError: no such model, or Keras refuses it; the message says what to change.
@@ -739,7 +732,7 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = ()) -> Any:
             "without running code of yours, so build them from Keras's own layers only (no "
             "Lambda layer and no layer class of your own: keras.layers.Rescaling instead of a "
             "Lambda that scales, for instance)") from None
-    _restore(model, saved)
+    _restore(model, saved, arrays)
     return model
 
 
@@ -751,26 +744,27 @@ def _refuse(classes: list[tuple[str, str]], what: str) -> None:
                            "loads files of its own; build it from Keras layers")
 
 
-def _restore(model: Any, saved: dict) -> None:
-    """Give a loaded model the trainable flags saved beside its file and, when it is compiled,
-    compile it again under the flags the kernel's compile saw (Keras compiled it under the
-    file's; the optimizer keeps only its step count). With ``$settings`` (:func:`_settings`),
-    the compile configuration comes from there, not from the model."""
+def _restore(model: Any, saved: dict, arrays: list = ()) -> None:
+    """Give a loaded model what :func:`_beside` sent with it: the trainable flags and, when it
+    is compiled, a compile under the flags the kernel's compile saw (Keras compiled it under
+    the file's; the optimizer keeps only its step count), with the configuration from
+    ``$settings`` when the file stayed behind (:func:`_settings`); and a Keras ``History`` of
+    its last fit (built again by :func:`.answers.decode`; anything else is left out)."""
     config = saved["$settings"] if "$settings" in saved \
         else model.get_compile_config() if model.compiled else None
     if config is not None:
         _compile(model, config, saved.get("compiled"), saved.get("trainable"), saved.get("steps"))
     else:
         _set_flags(model, saved.get("trainable"))
-    history = saved.get("history")  # as the JSON file holds it: numbers only, or it is left out
-    if isinstance(history, dict) and all(
-            isinstance(values, list) and all(type(v) in (int, float) for v in values)
-            for values in history.values()):
+    if "history" in saved:
         import keras
 
-        model.history = keras.callbacks.History()
-        model.history.history = {str(key): values for key, values in history.items()}
-        model.history.epoch = list(range(max(map(len, history.values()), default=0)))
+        try:
+            history = answers.decode(saved["history"], arrays)
+        except (ValueError, TypeError, KeyError, IndexError):  # not a History Keras builds
+            history = None
+        if type(history) is keras.callbacks.History and isinstance(history.history, dict):
+            model.history = history
 
 
 def _content(value: Any) -> str:
@@ -849,7 +843,7 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
                 _write_back(_argument(key, args, kwargs), answers.decode(value, out))
             passed = tuple(v for v in (*args, *kwargs.values()) if inspect.isroutine(v))
             result = record["result"]
-            result = load_model(kept, result, f"the model {name} returned", passed) \
+            result = load_model(kept, result, f"the model {name} returned", passed, out) \
                 if isinstance(result, dict) and {"$keras", "$unsaved"} & result.keys() \
                 else answers.decode(result, out)
             keys = [*(str(i) for i, v in enumerate(args) if answers.is_keras_model(v)),
@@ -872,10 +866,11 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
                     copies.append(target)  # the kernel's, unchanged, is the judge's as it is
                     continue
                 what = f"the model passed to {name}, as {name} left it"
-                copy = _settled(plan, planned, saved, target, what) if "$settings" in saved \
+                copy = _settled(plan, planned, saved, target, what, out) \
+                    if "$settings" in saved \
                     else _layer(copies, saved) if "$inside" in saved \
                     else _snapshot(plan, saved) if saved is planned \
-                    else load_model(kept, saved, what, passed)
+                    else load_model(kept, saved, what, passed, out)
                 copies.append(copy)
                 if copy is not target and not _write_into(target, copy):
                     run.rebind(target, copy)
@@ -899,7 +894,8 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
     return verdicts
 
 
-def _settled(plan: Path, planned: dict, saved: dict, target: Any, what: str) -> Any:
+def _settled(plan: Path, planned: dict, saved: dict, target: Any, what: str,
+             arrays: list) -> Any:
     """Judge side: the plan's model ``planned`` (``target``, when it is in that state; else the
     plan's file) given the flags and compile settings the kernel's call left (``saved``, from
     :func:`_settings`: the call did not change its weights)."""
@@ -910,7 +906,7 @@ def _settled(plan: Path, planned: dict, saved: dict, target: Any, what: str) -> 
     _refuse(config_classes(saved["$settings"]), what)
     copy = target if planned.get("state") == _state(target) else _snapshot(plan, planned)
     try:
-        _restore(copy, saved)
+        _restore(copy, saved, arrays)
     except Exception as exc:  # noqa: BLE001 (settings Keras refuses: the kernel's to explain)
         said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise RuntimeError(f"the grader cannot compile {what} as your notebook did ({said})") \
