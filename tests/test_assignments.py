@@ -146,17 +146,21 @@ WRONG: dict[str, dict[str, dict[str, str]]] = {
     },
     "ex07_experiment": {
         "answers": {
-            "fine_tune": (  # BatchNormalization opened with the rest, and the head's rate
+            "fine_tune": (  # BatchNormalization opened with the rest, the head's rate, and
+                # one more epoch after saving: the file is not the notebook's model
                 "base_model.trainable = True\n"
                 "for layer in base_model.layers[:-30]:\n"
                 "    layer.trainable = False\n"
                 "model.compile(optimizer=keras.optimizers.Adam(1e-2),\n"
                 "              loss='sparse_categorical_crossentropy', metrics=['accuracy'])\n"
                 "model.fit(train_ds, validation_data=val_ds, epochs=2, verbose=2)\n"
-                "model.save(MODEL_FILE)\n"),
+                "model.save(MODEL_FILE)\n"
+                "model.fit(train_ds.take(4), epochs=1, verbose=2)\n"),
         },
-        # judged outside the kernel: 2 of 6 points (it loads, the backbone moved)
-        "failures": {"test_experiment": "keep every BatchNormalization layer frozen"},
+        # judged outside the kernel: 2 of 6 points (it loads, the backbone moved), and the
+        # reload test, which compares the file with the `model` the kernel sends
+        "failures": {"test_experiment": "keep every BatchNormalization layer frozen",
+                     "test_saved_model": "save the model after its last fit"},
     },
 }
 
@@ -1276,8 +1280,10 @@ def test_nbgrader_metadata(assignment: str) -> None:
                 from course_utils.grading.judge import JUDGES
 
                 assert judge in JUDGES, gid
-                if judge == "experiment":
-                    assert "judge_experiment(" in cell.source, gid
+                if judge == "experiment":  # the experiment, or its reload check (sent `model`)
+                    sends = cell.metadata["course"].get("sends", [])
+                    call = "judge_reload(model" if "model" in sends else "judge_experiment("
+                    assert call in cell.source, gid
                     continue
             assert cell.source.count("### BEGIN HIDDEN TESTS") == 1 == cell.source.count(
                 "### END HIDDEN TESTS"), gid

@@ -190,6 +190,72 @@ def test_code_in_the_file_is_refused_before_loading(tmp_path: Path) -> None:
     assert found["score"] == 0 and not marker.exists()
 
 
+def test_the_reload_check_compares_the_file_with_the_notebooks_model(
+        tmp_path: Path, images: np.ndarray) -> None:
+    """The reload test, in the notebook (reload_problem) and outside the kernel (the notebook's
+    `model` sent as a .keras file, loaded in safe mode): a file saved before the last fit, a
+    missing file, a `model` that is not a model or cannot cross each fail with their message."""
+    import keras
+
+    from course_utils.grading import replay
+
+    model, _ = _classifier()
+    path = tmp_path / experiment.MODEL_FILE
+    model.save(path)
+    source = tmp_path / "ex07_experiment.ipynb"  # the judge reads the sent files by its stem
+
+    def judged(value):
+        replay._send(["model"], {"model": value}, tmp_path / f"{replay.ANSWERS}-{source.stem}")
+        return experiment._reload_verdict(source, tmp_path, images)
+
+    assert experiment.reload_problem(model, path, images) is None
+    assert judged(model)["passed"]
+    head = model.layers[-1]  # trained again after saving
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel, bias + np.array([1.0, -1.0], dtype=bias.dtype)])
+    for problem in (experiment.reload_problem(model, path, images), judged(model)["error"][1]):
+        assert "predicts otherwise" in problem and "after its last fit" in problem, problem
+    model.save(path)
+    assert "`model` is a NoneType" in judged(None)["error"][1]
+    wrapped = keras.Sequential([keras.Input((SIZE, SIZE, 3)),
+                                keras.layers.Lambda(lambda x: x / 255), model])
+    assert "safe_mode" in judged(wrapped)["error"][1]
+    for name in ("solar_cells.keras",
+                 f"{replay.ANSWERS}-{source.stem}-{replay.SENT}-model.keras"):
+        (tmp_path / name).unlink()
+    assert "no solar_cells.keras" in experiment.reload_problem(model, path, images)
+    assert "no solar_cells.keras" in judged(None)["error"][1]  # the untouched exercise
+    for sent in tmp_path.glob(f"{replay.ANSWERS}-*"):  # nothing sent: the notebook stopped
+        sent.unlink()
+    assert "did it run to its end" in experiment._reload_verdict(source, tmp_path,
+                                                                  images)["error"][1]
+
+
+def test_a_judged_cell_sends_variable_names_only(tmp_path: Path) -> None:
+    """The kernel sends what the source's judged cells name in "sends", valid names only."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from course_utils.grading import judge
+
+    def notebook(sends):
+        cell = new_code_cell("experiment.judge_reload(model)", metadata={
+            "course": {"judge": "experiment", "sends": sends},
+            "nbgrader": {"grade": True, "grade_id": "test_saved_model", "points": 1}})
+        return new_notebook(cells=[cell, new_code_cell("x = 1", metadata={
+            "course": {"sends": ["x"]}})])  # not judged: sends nothing
+
+    assert judge.sent_names(notebook(["model"])) == {"test_saved_model": ["model"]}
+    for bad in ("model", ["os.system"], [3]):
+        with pytest.raises(ValueError, match="must list variable names"):
+            judge.sent_names(notebook(bad))
+    root = Path(__file__).resolve().parents[1]
+    ex07 = root / "solutions" / "ex07_experiment" / "ex07_experiment.ipynb"
+    assert judge.sent_names(ex07) == {"test_saved_model": ["model"]}
+    assert set(judge.judged_cells(nbformat.read(ex07, 4))) == {"test_saved_model",
+                                                               "test_experiment"}
+
+
 def test_keep_outputs_copies_plain_model_files_only(tmp_path: Path) -> None:
     """What the judge gets from a kernel's folder: regular .keras files, never a link or a pipe
     (which would make the grader read a file of its own choosing, or block)."""

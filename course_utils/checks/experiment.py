@@ -15,6 +15,11 @@ pretrained moving statistics; some of the backbone's own weights moved (it was f
 balanced accuracy on the test photos (the mean of the two classes' recalls: 0.5 for a model that
 always gives the same answer, whatever the class ratio) reaches :data:`BALANCED_ACCURACY`. A
 model that fails to load gets nothing.
+
+A second check, :func:`reload_problem`, asks whether the file is the notebook's ``model`` as it
+ends (saved after the last fit, predicting the same): :func:`judge_reload` in the notebook, and
+outside the sandbox on the ``model`` the kernel sends as a ``.keras`` file (the test cell's
+``"sends": ["model"]``, :func:`.grading.judge.sent_names`), loaded with ``safe_mode=True``.
 """
 
 from __future__ import annotations
@@ -29,8 +34,7 @@ import numpy as np
 from ..models.layers import is_batch_norm, sublayers
 
 __all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "data_folder",
-           "config_classes", "config_problem", "verdict", "judge_file", "judge_cells",
-           "judge_experiment"]
+           "config_classes", "config_problem", "verdict", "reload_problem", "judge_cells", "judge_experiment", "judge_reload"]
 
 MODEL_FILE = "solar_cells.keras"
 IMAGE_SIZE = 96
@@ -51,6 +55,7 @@ KERAS_MODULES = frozenset({
     "keras.src.models.functional"})
 ARCHIVE_BYTES = 256 * 2**20  # what the archive may unpack to
 RTOL = 1e-5
+RELOAD_PHOTOS, RELOAD_ATOL = 64, 1e-4  # test photos the file and `model` are compared on
 
 
 def data_folder() -> Path:
@@ -243,8 +248,39 @@ def verdict(path: str | Path, images: np.ndarray, labels: np.ndarray) -> dict[st
     return result()
 
 
-def judge_file(path: str | Path) -> dict[str, Any]:
-    """:func:`verdict` on ELPV's test split (read here: the caller must be allowed to see it).
+def reload_problem(model: Any, path: str | Path, images: np.ndarray) -> str | None:
+    """Why the file at ``path`` is not ``model`` saved (None when it is): it is missing, cannot
+    be loaded safely, ``model`` is not a Keras model, or the two predict otherwise on ``images``
+    (by more than :data:`RELOAD_ATOL`: saved before the last fit, say)."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        return f"no {path.name} was saved: end Part B with model.save(MODEL_FILE)"
+    problem = config_problem(path)
+    if problem:
+        return f"{path.name} cannot be loaded safely: {problem}"
+    if not isinstance(model, keras.Model):
+        return f"`model` is a {type(model).__name__}, not the Keras model of Parts A and B"
+    try:
+        reloaded = keras.saving.load_model(path, compile=False, safe_mode=True)
+        got = np.asarray(reloaded.predict(images, verbose=0))
+        want = np.asarray(model.predict(images, verbose=0))
+    except Exception as exc:  # the student's file: any failure is a finding, not a crash
+        return f"{path.name} did not load and predict: {type(exc).__name__}: {exc}"[:400]
+    if got.shape != want.shape:
+        return f"the reloaded {path.name} gives {got.shape[1:]} scores per photo, `model` " \
+            f"{want.shape[1:]}: save `model` itself, with model.save(MODEL_FILE)"
+    error = float(np.max(np.abs(got - want), initial=0.0))
+    if not error <= RELOAD_ATOL:
+        return (f"the reloaded {path.name} predicts otherwise than `model` on {len(images)} "
+                f"test photos (by up to {error:.3g}): save the model after its last fit, with "
+                "model.save(MODEL_FILE)")
+    return None
+
+
+def _test_split() -> tuple[np.ndarray, np.ndarray]:
+    """ELPV's test photos and labels (read here: the caller must be allowed to see them).
 
     Raises:
         LookupError: the test split is hidden from this process (a grading sandbox).
@@ -256,14 +292,45 @@ def judge_file(path: str | Path) -> dict[str, Any]:
         raise LookupError("the test photos are hidden here")
     images = np.concatenate([x for x, _ in test_ds.as_numpy_iterator()])
     labels = np.concatenate([y for _, y in test_ds.as_numpy_iterator()]).astype(int)
-    return verdict(path, images, labels)
+    return images, labels
 
 
 def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict[str, Any]]:
-    """The grader's judge (:mod:`course_utils.grading.judge`): :func:`judge_file` on the
-    :data:`MODEL_FILE` the kernel left in ``kept``, for each test cell in ``cells``."""
-    found = judge_file(kept / MODEL_FILE)
-    return {grade_id: found for grade_id in cells}
+    """The grader's judge (:mod:`course_utils.grading.judge`), on what the kernel left in
+    ``kept``: a test cell that is sent the notebook's ``model`` (``"sends": ["model"]``) gets
+    :func:`reload_problem` on that model, as the kernel saved it and loaded here with
+    ``safe_mode=True``, and :data:`MODEL_FILE`; the others :func:`verdict` on the file."""
+    from ..grading import judge
+
+    sends = judge.sent_names(source)
+    images, labels = _test_split()
+    found: dict[str, dict[str, Any]] = {}
+    experiment = None
+    for grade_id in cells:
+        if "model" in sends.get(grade_id, []):
+            found[grade_id] = _reload_verdict(source, kept, images[:RELOAD_PHOTOS])
+        else:
+            experiment = experiment or verdict(kept / MODEL_FILE, images, labels)
+            found[grade_id] = experiment
+    return found
+
+
+def _reload_verdict(source: Path, kept: Path, images: np.ndarray) -> dict[str, Any]:
+    """:func:`reload_problem` on the ``model`` the kernel sent (:func:`.replay.sent`)."""
+    from ..grading import replay
+
+    try:
+        variables, arrays = replay.sent(kept, source.stem)
+        model = replay.received(kept, variables.get("model"), arrays, "your notebook's `model`")
+        problem = reload_problem(model, kept / MODEL_FILE, images)
+    except (OSError, ValueError):
+        problem = "the grader got no `model` from your notebook (did it run to its end?)"
+    except RuntimeError as exc:  # the notebook's model cannot cross: the message says why
+        problem = str(exc)
+    if problem:
+        return {"passed": False, "lines": [], "error": ["AssertionError", problem]}
+    return {"passed": True, "lines": [f"{MODEL_FILE} reloads and predicts what `model` "
+                                      f"predicts on {len(images)} hidden test photos"]}
 
 
 def judge_experiment(path: str | Path = MODEL_FILE) -> float | None:
@@ -278,11 +345,31 @@ def judge_experiment(path: str | Path = MODEL_FILE) -> float | None:
     Raises:
         AssertionError: the test photos are hidden here.
     """
-    try:
-        found = judge_file(path)
-    except LookupError:
-        raise AssertionError("the test photos are hidden here: the grader's judge scores "
-                             f"{Path(path).name} outside this notebook") from None
+    found = verdict(path, *_visible_test_split(path))
     print("\n".join(found["lines"]))
     print(f"{found['score']:g} of {found['max_score']:g} points")
     return found["score"]
+
+
+def judge_reload(model: Any, path: str | Path = MODEL_FILE) -> None:
+    """The reload test cell: :func:`reload_problem` on the first :data:`RELOAD_PHOTOS` test
+    photos. ``course autograde`` judges it outside the student's kernel instead, with the
+    ``model`` the kernel sends (:func:`judge_cells`).
+
+    Raises:
+        AssertionError: the problem, or the test photos are hidden here.
+    """
+    problem = reload_problem(model, path, _visible_test_split(path)[0][:RELOAD_PHOTOS])
+    assert problem is None, problem
+    print(f"{Path(path).name} reloads and predicts what `model` predicts on {RELOAD_PHOTOS} "
+          "test photos")
+
+
+def _visible_test_split(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_test_split`, or AssertionError where the photos are hidden (a grading sandbox,
+    whose judge scores the file outside)."""
+    try:
+        return _test_split()
+    except LookupError:
+        raise AssertionError("the test photos are hidden here: the grader's judge scores "
+                             f"{Path(path).name} outside this notebook") from None

@@ -45,7 +45,7 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     from traitlets.config.loader import PyFileConfigLoader
 
     from .course import SOURCE
-    from .judge import judged_cells
+    from .judge import judged_cells, sent_names
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     overrides = Config()
@@ -63,9 +63,12 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     overrides.GuardedExecute.sandbox = os.environ.get("COURSE_SANDBOX") == "1"
     overrides.GuardedExecute.report = str(root / GUARD_REPORT)
     overrides.GuardedExecute.keep = str(root / KEPT)
-    overrides.GuardedExecute.judged = [  # from the template's source, not the submission
-        gid for source in (root / SOURCE / assignment).glob("*.ipynb")
-        for gid in judged_cells(source)]
+    sources = sorted((root / SOURCE / assignment).glob("*.ipynb"))
+    # from the template's source, not the submission
+    overrides.GuardedExecute.judged = [gid for source in sources for gid in judged_cells(source)]
+    overrides.GuardedExecute.sends = sorted({name for source in sources
+                                             for names in sent_names(source).values()
+                                             for name in names})
     if os.environ.get("COURSE_GRADEBOOK"):
         overrides.CourseDirectory.db_url = f"sqlite:///{os.environ['COURSE_GRADEBOOK']}"
     config.merge(overrides)

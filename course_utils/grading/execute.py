@@ -21,8 +21,9 @@ The test cells that the judge scores outside the kernel (``GuardedExecute.judged
 grading process from the template's source notebook, never from the submission) are not run:
 their checks and expected values never enter the kernel. After the last cell, one more cell that
 is not part of the notebook asks the kernel the replay judge's questions
-(:func:`.replay.answer`; it does nothing for an assignment without replayed tests), while the
-kernel still holds what the notebook defined.
+(:func:`.replay.answer`; it does nothing for an assignment without replayed tests) and has it
+send the notebook variables a judged test names (``GuardedExecute.sends``: ex07's ``model``),
+while the kernel still holds what the notebook defined.
 
 Findings go to the JSON file named by ``GuardedExecute.report`` (outside the sandbox), which the
 grader reads: a tampered submission's score is withheld.
@@ -99,6 +100,8 @@ class GuardedExecute(Execute):
                    "down, for the judge (empty: none).").tag(config=True)
     judged = List(Unicode(), help="grade_ids of the test cells the judge scores outside the "
                   "kernel: their code is not run in it.").tag(config=True)
+    sends = List(Unicode(), help="notebook variables the kernel sends to the judge after the "
+                 "last cell (.judge.sent_names).").tag(config=True)
 
     def create_kernel_manager(self):  # noqa: D102 (nbclient's API)
         self.kernel_manager_class = SandboxedKernelManager if self.sandbox else \
@@ -118,7 +121,8 @@ class GuardedExecute(Execute):
         stem = (resources or {}).get("unique_key")
         probe = nbformat.v4.new_code_cell(
             f"__import__('course_utils.grading.replay', fromlist=['answer']).answer("
-            f"{f'{PLAN}/{stem}'!r}, {f'{ANSWERS}-{stem}'!r})") if stem else None
+            f"{f'{PLAN}/{stem}'!r}, {f'{ANSWERS}-{stem}'!r}, sends={list(self.sends)!r})") \
+            if stem else None
         if probe is not None:
             nb.cells.append(probe)
         try:

@@ -31,7 +31,7 @@ import nbformat
 
 from .repair import grade_id
 
-__all__ = ["JUDGES", "TIMEOUT", "judged_cells", "check_state", "run_judge", "Server", "apply"]
+__all__ = ["JUDGES", "TIMEOUT", "judged_cells", "sent_names", "check_state", "run_judge", "Server", "apply"]
 
 # name -> module; the module's judge_cells(source, kept, grade_ids) returns {grade_id: verdict},
 # a verdict being {"score": points} or {"passed": bool}, with "lines" (the cell's text), and
@@ -55,6 +55,28 @@ def judged_cells(source: Path | nbformat.NotebookNode) -> dict[str, str]:
                 raise ValueError(f"{where}: unknown judge {name!r} (known: {', '.join(JUDGES)})")
             cells[grade_id(cell)] = name
     return cells
+
+
+def sent_names(source: Path | nbformat.NotebookNode) -> dict[str, list[str]]:
+    """grade_id -> the notebook variables the kernel sends to the judge of that judged test
+    cell (its metadata's ``{"course": {"sends": [...]}}``: ex07's reload test is sent the
+    notebook's ``model``), for the judged cells that name some.
+
+    Raises:
+        ValueError: a name that is not a Python identifier.
+    """
+    nb = source if isinstance(source, nbformat.NotebookNode) else nbformat.read(source, 4)
+    found = {}
+    for cell in nb.cells:
+        course = cell.get("metadata", {}).get("course", {})
+        names = course.get("sends") if "judge" in course else None
+        if names:
+            if not isinstance(names, list) or not all(isinstance(n, str) and n.isidentifier()
+                                                      for n in names):
+                raise ValueError(f"{grade_id(cell)}: \"sends\" must list variable names, not "
+                                 f"{names!r}")
+            found[grade_id(cell)] = names
+    return found
 
 
 def check_state(source: Path) -> None:

@@ -81,11 +81,12 @@ from . import answers
 from .judge import judged_cells
 
 __all__ = ["PLAN", "ANSWERS", "JUDGE", "replayed_cells", "make_plan", "check_plan", "answer",
-           "judge_cells"]
+           "sent", "received", "load_model", "judge_cells"]
 
 JUDGE = "replay"
 PLAN = "course-probe"  # folder in the assignment's files: PLAN/<notebook stem>/calls.{json,npz}
 ANSWERS = "course-answers"  # the kernel writes ANSWERS-<notebook stem>.{json,npz}
+SENT = "sent"  # ... and the variables it sends, ANSWERS-<notebook stem>-SENT.{json,npz}
 MESSAGE_CHARS = 2000  # of an exception's message, recorded
 MODEL_BYTES = 256 * 2**20  # what one saved model the judge loads may unpack to
 # the first Keras with the published safe_mode bypasses fixed (Colab's), but for a TFSMLayer that
@@ -432,17 +433,23 @@ def _set_flags(model: Any, flags: Any) -> None:
             layer.trainable = bool(flag)  # a model first, then its layers: theirs win
 
 
-def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
+def answer(plan: str | Path, into: str | Path, ns: dict | None = None,
+           sends: list[str] = ()) -> int:
     """Kernel side: call the notebook's functions with ``plan``'s arguments; write ``into``.
 
-    ``ns`` is the notebook's namespace (IPython's when None). Does nothing when ``plan`` holds
-    no plan. Returns the number of calls answered.
+    ``ns`` is the notebook's namespace (IPython's when None). The notebook variables ``sends``
+    are sent too (:func:`_send`). Answers nothing when ``plan`` holds no plan. Returns the
+    number of calls answered.
     """
     plan, into = Path(plan), Path(into)
-    if not (plan / "plan.json").is_file():
+    if not sends and not (plan / "plan.json").is_file():
         return 0
     if ns is None:
         ns = get_ipython().user_ns  # type: ignore[name-defined]  # noqa: F821 (IPython's)
+    if sends:
+        _send(sends, ns, into)
+    if not (plan / "plan.json").is_file():
+        return 0
     calls = json.loads((plan / "plan.json").read_text())["calls"]
     results = []
     loaded: list = []  # the plan's models loaded so far (see _snapshot)
@@ -512,6 +519,31 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None) -> int:
         results.append((record, out))
     answers.save(into, results)
     return len(results)
+
+
+def _send(names: list[str], ns: dict, into: Path) -> None:
+    """Kernel side: the notebook variables ``names`` as they are after the last cell, as data
+    (a Keras model saved as a file, as an answer's is), for a judge that reads them with
+    :func:`sent` (ex07's reload test compares the notebook's ``model`` with the file the
+    student saved)."""
+    out: list[np.ndarray] = []
+    found = {name: _save_model(ns[name], into.parent / f"{into.name}-{SENT}-{name}.keras", out)
+             if _is_model(ns.get(name)) else answers.encode(ns.get(name), out) for name in names}
+    answers.save(into.parent / f"{into.name}-{SENT}", [(found, out)])
+
+
+def sent(kept: Path, stem: str) -> tuple[dict, list[np.ndarray]]:
+    """Judge side: what the kernel sent for the notebook ``stem`` (:func:`_send`): ``{name:
+    data}`` (a model as :func:`load_model` reads it) and the arrays to decode the data with.
+
+    Raises:
+        OSError: nothing was sent (the notebook did not run to its end).
+        ValueError: the files are not what :func:`_send` writes.
+    """
+    records = answers.load(kept / f"{ANSWERS}-{stem}-{SENT}")
+    if len(records) != 1 or not isinstance(records[0][0], dict):
+        raise ValueError("not the variables the grader asked for")
+    return records[0]
 
 
 def _inside(model: Any, earlier: list) -> dict | None:
@@ -685,6 +717,14 @@ def _settings(model: Any, before: tuple[str, bool] | None, arrays: list) -> dict
     return {"$settings": config, **_beside(model, arrays)}
 
 
+def received(kept: Path, data: Any, arrays: list, what: str, functions: tuple = ()) -> Any:
+    """Judge side: a value the kernel wrote (encoded ``data`` with its ``arrays``), or the model
+    it saved in its place (:func:`load_model`, with ``what`` and ``functions``)."""
+    if isinstance(data, dict) and {"$keras", "$unsaved"} & data.keys():
+        return load_model(kept, data, what, functions, arrays)
+    return answers.decode(data, arrays)
+
+
 def load_model(kept: Path, saved: Any, what: str, functions: tuple = (), arrays: list = ()) -> Any:
     """Judge side: the model the kernel saved (``saved`` as :func:`_save_model` describes it) in
     the folder ``kept``, loaded with ``safe_mode=True`` so that none of its code runs.
@@ -842,10 +882,7 @@ def judge_cells(source: Path, kept: Path, cells: list[str]) -> dict[str, dict]:
             for key, value in record.get("mutated", {}).items():
                 _write_back(_argument(key, args, kwargs), answers.decode(value, out))
             passed = tuple(v for v in (*args, *kwargs.values()) if inspect.isroutine(v))
-            result = record["result"]
-            result = load_model(kept, result, f"the model {name} returned", passed, out) \
-                if isinstance(result, dict) and {"$keras", "$unsaved"} & result.keys() \
-                else answers.decode(result, out)
+            result = received(kept, record["result"], out, f"the model {name} returned", passed)
             keys = [*(str(i) for i, v in enumerate(args) if answers.is_keras_model(v)),
                     *(f"k:{k}" for k, v in kwargs.items() if answers.is_keras_model(v))]
             copies: list = []  # each model argument as the kernel's call left it, in order
