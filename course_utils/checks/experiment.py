@@ -34,7 +34,7 @@ import numpy as np
 from ..models.layers import is_batch_norm, sublayers
 
 __all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "data_folder",
-           "config_classes", "config_problem", "verdict", "reload_problem", "judge_cells", "judge_experiment", "judge_reload"]
+           "config_problem", "verdict", "reload_problem", "judge_cells", "judge_experiment", "judge_reload"]
 
 MODEL_FILE = "solar_cells.keras"
 IMAGE_SIZE = 96
@@ -66,20 +66,6 @@ def data_folder() -> Path:
     return datasets.elpv_dataset(**{k: v for k, v in DATA.items() if k != "dataset"})
 
 
-def config_classes(node: Any) -> list[tuple[str, str]]:
-    """Every (module, class_name) a Keras config names, nested ones included."""
-    found = []
-    if isinstance(node, dict):
-        if isinstance(node.get("class_name"), str):
-            found.append((str(node.get("module") or ""), node["class_name"]))
-        for value in node.values():
-            found += config_classes(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += config_classes(value)
-    return found
-
-
 def config_problem(path: Path) -> str | None:
     """Why the ``.keras`` file at ``path`` cannot be judged, or None; reads it as data only.
 
@@ -94,6 +80,8 @@ def config_problem(path: Path) -> str | None:
             config = json.loads(archive.read("config.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         return f"it is not a Keras archive that model.save() wrote ({type(exc).__name__})"
+    from ..grading.answers import config_classes
+
     for module, name in config_classes(config):
         if (module, name) == ("", "__keras_tensor__"):  # a reference between layers
             continue

@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Unreadable", "encode", "decode", "digest", "save", "load", "is_keras_model"]
+__all__ = ["Unreadable", "encode", "decode", "digest", "save", "load", "is_keras_model",
+           "config_classes"]
 
 DEPTH = 20  # nesting deeper than this is unreadable
 ITEMS = 100_000  # elements of one container
@@ -254,3 +255,17 @@ def load(stem, limit: int = 256 * 2**20) -> list[tuple[Any, list[np.ndarray]]]:
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{os.path.basename(str(stem))} is not a file of recorded values: "
                          f"{exc}") from None
+
+
+def config_classes(node: Any) -> list[tuple[str, str]]:
+    """Every (module, class_name) a Keras config names, nested ones included."""
+    found = []
+    if isinstance(node, dict):
+        if isinstance(node.get("class_name"), str):
+            found.append((str(node.get("module") or ""), node["class_name"]))
+        for value in node.values():
+            found += config_classes(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += config_classes(value)
+    return found

@@ -748,12 +748,10 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = (), arrays:
     path = kept / str(file)
     if not isinstance(file, str) or Path(file).name != file or not path.is_file():
         raise RuntimeError(f"the grader got no saved copy of {what}")
-    from ..checks.experiment import config_classes
-
     try:
         with zipfile.ZipFile(path) as archive:
             size = sum(info.file_size for info in archive.infolist())
-            classes = config_classes(json.loads(archive.read("config.json"))) \
+            classes = answers.config_classes(json.loads(archive.read("config.json"))) \
                 if size <= MODEL_BYTES else []
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         size = None
@@ -936,11 +934,9 @@ def _settled(plan: Path, planned: dict, saved: dict, target: Any, what: str,
     """Judge side: the plan's model ``planned`` (``target``, when it is in that state; else the
     plan's file) given the flags and compile settings the kernel's call left (``saved``, from
     :func:`_settings`: the call did not change its weights)."""
-    from ..checks.experiment import config_classes
-
     if "$keras" not in planned or not isinstance(saved["$settings"], (dict, type(None))):
         raise RuntimeError(f"the grader got no saved copy of {what}")
-    _refuse(config_classes(saved["$settings"]), what)
+    _refuse(answers.config_classes(saved["$settings"]), what)
     copy = target if planned.get("state") == _state(target) else _snapshot(plan, planned)
     try:
         _restore(copy, saved, arrays)
