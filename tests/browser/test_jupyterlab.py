@@ -143,16 +143,21 @@ def run_all(driver) -> float:
     """Run → Run All Cells; wait until no cell is queued and the kernel is idle. Returns seconds.
 
     The toolbar's execution indicator says "busy" while any cell of the notebook is scheduled
-    (collapsed cells show no prompt, so prompts alone cannot tell); "idle" must hold for 2 s.
+    (collapsed cells show no prompt, so prompts alone cannot tell); "idle" must hold for 2 s,
+    counted once the first code cell shows a new execution count (on a busy machine the page
+    can look idle for seconds after the click, before it has queued anything).
     """
+    first = driver.execute_script(CELLS_JS)[0]["prompt"]
     start = time.monotonic()
     click_menu(driver, "Run", "runmenu:run-all")  # Run → Run All Cells
-    quiet = 0
+    quiet, started = 0, False
 
     def finished() -> bool:
-        nonlocal quiet
+        nonlocal quiet, started
         prompts = [cell["prompt"] for cell in driver.execute_script(CELLS_JS)]
-        idle = driver.execute_script(KERNEL_JS) == "idle" and not any("*" in p for p in prompts)
+        started = started or (prompts[0] != first and re.search(r"\d", prompts[0]) is not None)
+        idle = started and driver.execute_script(KERNEL_JS) == "idle" \
+            and not any("*" in p for p in prompts)
         quiet = quiet + 1 if idle else 0
         return quiet >= 4
 
