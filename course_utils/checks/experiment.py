@@ -34,7 +34,8 @@ import numpy as np
 from ..models.layers import is_batch_norm, sublayers
 
 __all__ = ["MODEL_FILE", "IMAGE_SIZE", "DATA", "POINTS", "BALANCED_ACCURACY", "data_folder",
-           "config_problem", "verdict", "reload_problem", "judge_cells", "judge_experiment", "judge_reload"]
+           "config_problem", "verdict", "reload_problem", "judge_cells", "judge_experiment",
+           "judge_reload"]
 
 MODEL_FILE = "solar_cells.keras"
 IMAGE_SIZE = 96

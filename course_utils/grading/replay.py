@@ -496,8 +496,7 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None,
                     ns.pop(key, None)
                 ns.update(kept)
             label = f"{into.name}-{len(results)}"
-            record["result"] = _save_model(result, into.parent / f"{label}-result.keras", out) \
-                if _is_model(result) else answers.encode(result, out)
+            record["result"] = _written(result, into.parent / f"{label}-result.keras", out)
             for key, digest in before.items():
                 if _content(items[key][0]) != digest:
                     record["mutated"][key] = answers.encode(items[key][0], out)
@@ -527,8 +526,8 @@ def _send(names: list[str], ns: dict, into: Path) -> None:
     :func:`sent` (ex07's reload test compares the notebook's ``model`` with the file the
     student saved)."""
     out: list[np.ndarray] = []
-    found = {name: _save_model(ns[name], into.parent / f"{into.name}-{SENT}-{name}.keras", out)
-             if _is_model(ns.get(name)) else answers.encode(ns.get(name), out) for name in names}
+    found = {name: _written(ns.get(name), into.parent / f"{into.name}-{SENT}-{name}.keras", out)
+             for name in names}
     answers.save(into.parent / f"{into.name}-{SENT}", [(found, out)])
 
 
@@ -717,9 +716,16 @@ def _settings(model: Any, before: tuple[str, bool] | None, arrays: list) -> dict
     return {"$settings": config, **_beside(model, arrays)}
 
 
+def _written(value: Any, path: Path, arrays: list) -> Any:
+    """Kernel side: ``value`` encoded as data into ``arrays``, or, a Keras model, saved at
+    ``path`` (:func:`_save_model`); :func:`received` reads either back."""
+    return _save_model(value, path, arrays) if _is_model(value) else answers.encode(value, arrays)
+
+
 def received(kept: Path, data: Any, arrays: list, what: str, functions: tuple = ()) -> Any:
     """Judge side: a value the kernel wrote (encoded ``data`` with its ``arrays``), or the model
-    it saved in its place (:func:`load_model`, with ``what`` and ``functions``)."""
+    it saved in its place (:func:`load_model`, with ``what`` and ``functions``), as
+    :func:`_written` wrote them."""
     if isinstance(data, dict) and {"$keras", "$unsaved"} & data.keys():
         return load_model(kept, data, what, functions, arrays)
     return answers.decode(data, arrays)
