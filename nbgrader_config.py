@@ -21,9 +21,9 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Training cells take longer than nbgrader's 30 s default. The one per-cell limit is
-# course_utils.grading.runner.CELL_TIMEOUT (120 s), used here so plain `nbgrader` commands and
-# `course autograde` agree; the whole notebook is capped by runner.NOTEBOOK_TIMEOUT (300 s).
-from course_utils.grading.runner import CELL_TIMEOUT  # noqa: E402
+# course_utils.grading.protocol.CELL_TIMEOUT (120 s), used here so plain `nbgrader` commands and
+# `course autograde` agree; the whole notebook is capped by protocol.NOTEBOOK_TIMEOUT (300 s).
+from course_utils.grading.protocol import CELL_TIMEOUT  # noqa: E402
 
 c.Execute.timeout = CELL_TIMEOUT
 c.Execute.interrupt_on_timeout = True

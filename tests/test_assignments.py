@@ -1309,7 +1309,7 @@ def worker():
     kernel started in advance for each submission, none shared)."""
     from course_utils.grading.workers import Worker
 
-    with Worker(sandbox=True) as started:
+    with Worker() as started:
         yield started
 
 

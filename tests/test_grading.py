@@ -46,6 +46,8 @@ def _variants(course):
         "wrong": edited(3, 'def animal():\n    return "dog"'),
         "exit": edited(3, "import os\nos._exit(0)"),
         "loop": edited(3, "while True:\n    pass"),
+        "fake_timeout": edited(3, "class CellTimeoutError(Exception):\n    pass\n"
+                                  "raise CellTimeoutError('No reply from kernel before timeout')"),
         "duplicated": duplicated,
         "deleted": deleted,
         "tampered": edited(2, "# tests removed by the student\npass"),
@@ -60,7 +62,7 @@ def _variants(course):
 
 EXPECTED = {  # student -> (score, error substring or None)
     "solution": (3, None), "untouched": (0, None), "wrong": (2, None), "exit": (0, "kernel died"),
-    "loop": (2, None), "duplicated": (3, None), "deleted": (3, None), "tampered": (3, None),
+    "loop": (2, None), "fake_timeout": (2, None), "duplicated": (3, None), "deleted": (3, None), "tampered": (3, None),
     "stderr": (3, None), "alwayseq": (1, None), "hardcoded": (1, None),
     "broken": (0, "not valid JSON"),
 }
@@ -96,7 +98,11 @@ def test_repairs_are_reported(graded):
     results = graded[1]
     assert any("appeared 2 times" in note for note in results["duplicated"].notes)
     assert any("restored from the source" in note for note in results["deleted"].notes)
-    assert any("interrupted" in note for note in results["loop"].notes)
+    # the grading process names the cell it interrupted; a student's error by that name is not
+    # a timeout
+    assert "answer_animal ran longer than 5 s and was interrupted" in results["loop"].notes
+    assert not any("interrupted" in note for student in ("fake_timeout", "solution")
+                   for note in results[student].notes)
 
 
 def test_gradebook_and_csv(course, graded):
@@ -162,9 +168,9 @@ def test_template_is_cached_until_the_source_changes(tmp_path):
 
     course = toy_course.make_course(tmp_path)
     first = runner.template(course, "toy")
-    made = (first / "result.json").stat().st_mtime_ns
+    made = (first / "gradebook.db").stat().st_mtime_ns
     assert runner.template(course, "toy") == first
-    assert (first / "result.json").stat().st_mtime_ns == made  # reused, not rebuilt
+    assert (first / "gradebook.db").stat().st_mtime_ns == made  # reused, not rebuilt
     source = course / "solutions/toy/toy.ipynb"
     nb = nbformat.read(source, as_version=4)
     nb.cells[0].source += "\nNow with a second line."

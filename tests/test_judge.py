@@ -307,16 +307,17 @@ def test_an_assignment_may_raise_its_time_limits(tmp_path: Path) -> None:
     """ex07's source asks for longer limits than the defaults; none lowers them."""
     import nbformat
 
-    from course_utils.grading.runner import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, limits
+    from course_utils.grading.protocol import Limits
+    from course_utils.grading.runner import limits_for
 
     root = Path(__file__).resolve().parents[1]
     ex07 = root / "solutions" / "ex07_experiment" / "ex07_experiment.ipynb"
-    assert limits(ex07, CELL_TIMEOUT, NOTEBOOK_TIMEOUT) == (600, 1200)
+    assert limits_for(ex07, Limits()) == Limits(600, 1200)
     plain = root / "solutions" / "ex04_fine_tuning" / "ex04_fine_tuning.ipynb"
-    assert limits(plain, CELL_TIMEOUT, NOTEBOOK_TIMEOUT) == (CELL_TIMEOUT, NOTEBOOK_TIMEOUT)
+    assert limits_for(plain, Limits()) == Limits()
     nb = nbformat.v4.new_notebook(metadata={"course": {"cell_timeout": 5}})
     nbformat.write(nb, tmp_path / "low.ipynb")
-    assert limits(tmp_path / "low.ipynb", 120, 300) == (120, 300)
+    assert limits_for(tmp_path / "low.ipynb", Limits(120, 300, 2**30)) == Limits(120, 300, 2**30)
 
 
 def test_feedback_shows_the_judges_lines(tmp_path: Path) -> None:

@@ -18,15 +18,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from . import course, gradebook, layout, processes, runner
+from .protocol import CELL_TIMEOUT, MEMORY_LIMIT, NOTEBOOK_TIMEOUT, Limits
 
 __all__ = ["autograde"]
 
 
 def autograde(submissions: Path | str, assignment: str | None = None, workers: int = 1,
               root: Path | str | None = None, gradebook_path: Path | str | None = None,
-              csv_path: Path | str | None = None, cell_timeout: int = runner.CELL_TIMEOUT,
-              notebook_timeout: int = runner.NOTEBOOK_TIMEOUT, sandbox: bool = True,
-              memory_limit: int = runner.MEMORY_LIMIT, warm: bool = True,
+              csv_path: Path | str | None = None, cell_timeout: int = CELL_TIMEOUT,
+              notebook_timeout: int = NOTEBOOK_TIMEOUT, sandbox: bool = True,
+              memory_limit: int = MEMORY_LIMIT, warm: bool = True,
               scheduler: str | None = None,
               on_result: Callable[[runner.Result], None] | None = None,
               on_start: Callable[[int], None] | None = None) -> list[runner.Result]:
@@ -74,7 +75,7 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
         course.source_notebook(root, assignment)  # raises for an unknown name
     main_db = Path(gradebook_path or root / "gradebook.db").resolve()
     csv_file = Path(csv_path or root / "grades.csv")
-    limits = (cell_timeout, notebook_timeout, sandbox, memory_limit)
+    limits = Limits(cell_timeout, notebook_timeout, memory_limit)
     with tempfile.TemporaryDirectory(prefix="course-autograde-") as tmp:
         workdir = Path(tmp)
         found = layout.find_submissions(layout.unpack(Path(submissions), workdir), known,
@@ -89,9 +90,11 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
         if scheduler is not None:
             from . import cluster
 
-            outcomes = cluster.grade(scheduler, found, templates, known, workdir, limits)
+            outcomes = cluster.grade(scheduler, found, templates, known, workdir, limits,
+                                     sandbox)
         else:
-            outcomes = _grade_here(found, templates, known, workdir, limits, workers, warm)
+            outcomes = _grade_here(found, templates, known, workdir, limits, sandbox, workers,
+                                   warm)
         for index, outcome in outcomes:
             submission = found[index]
             try:
@@ -120,17 +123,18 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
 
 
 def _grade_here(found: list[layout.Submission], templates: dict[str, Path], known: dict[str, str],
-                workdir: Path, limits: tuple, workers: int,
+                workdir: Path, limits: Limits, sandbox: bool, workers: int,
                 warm: bool) -> Iterator[tuple[int, runner.Result | BaseException]]:
     """Grade on this machine, ``workers`` students at once; yield ``(index, result or error)``
     as each finishes."""
     from .workers import Pool
 
-    lender = Pool(sandbox=limits[2])
+    lender = Pool()
 
     def one(submission: layout.Submission) -> runner.Result:
         grade = functools.partial(runner.grade_found, templates[submission.assignment],
-                                  submission, known[submission.assignment], workdir, *limits)
+                                  submission, known[submission.assignment], workdir, limits,
+                                  sandbox)
         if not warm:
             return grade()
         with lender.borrow() as worker:

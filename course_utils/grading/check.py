@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ..errors import CourseError
 from .processes import kernel_env
-from .runner import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, limits
+from .protocol import CELL_TIMEOUT, Limits
+from .runner import limits_for
 
 __all__ = ["preview", "format_preview", "nbformat_error"]
 
@@ -15,7 +16,7 @@ def preview(notebook: Path | str, timeout: int = CELL_TIMEOUT) -> list[dict]:
     """Run ``notebook`` (a copy, in its own folder) and score each graded cell.
 
     Each cell may run ``timeout`` seconds, or longer when the notebook's metadata asks for it
-    (``"course": {"cell_timeout": s}``, as the grader allows: :func:`.runner.limits`).
+    (``"course": {"cell_timeout": s}``, as the grader allows: :func:`.runner.limits_for`).
 
     Returns:
         One dict per graded cell: grade_id, points, max_points, message (the error, if any).
@@ -39,7 +40,7 @@ def preview(notebook: Path | str, timeout: int = CELL_TIMEOUT) -> list[dict]:
         nb = read_notebook(path)
     except SubmissionError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    timeout, _ = limits(path, timeout, NOTEBOOK_TIMEOUT)  # ex07 asks for longer cells
+    timeout = limits_for(path, Limits(cell_timeout=timeout)).cell_timeout  # ex07 asks more
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                             interrupt_on_timeout=True,
                             resources={"metadata": {"path": str(path.parent.resolve())}})

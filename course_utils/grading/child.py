@@ -1,18 +1,14 @@
-"""The grading process's side: run nbgrader, or a notebook, where the grader tells it to.
+"""The grading process's side: do the grader's jobs and say how each ended.
 
-The grader (:mod:`.runner`, :mod:`.workers`) starts this module in a child process, so that
-nbgrader, a dying kernel or a runaway notebook can only end that process. Two ways:
-
-* one command, then exit: ``python -m course_utils.grading.child COMMAND ...`` with
-  ``generate_assignment ROOT ASSIGNMENT``, ``autograde ROOT ASSIGNMENT STUDENT CELL_TIMEOUT
-  NOTEBOOK_TIMEOUT`` (each writes ``ROOT/result.json``) or ``execute SOURCE TARGET CELL_TIMEOUT``
-  (the feedback run);
-* ``serve``: a long-lived worker that keeps nbgrader imported and reads one JSON job a line on
-  stdin (``root``, ``assignment``, ``student``, ``cell_timeout``, ``notebook_timeout``,
-  ``files``, ``preload``),
-  autogrades it like ``autograde`` and answers on stdout. It keeps one spare kernel booting (see
-  :class:`Spares`) while it grades, so the next student's kernel has already imported
-  TensorFlow; every kernel serves exactly one student and is then shut down.
+The grader (:mod:`.workers`) starts ``python -m course_utils.grading.child`` in a process of its
+own, so that nbgrader, a dying kernel or a runaway notebook can only end that process. It reads
+one :class:`.protocol.Job` a line on stdin and answers on stdout (:mod:`.protocol`): a ``Spare``
+line once an ``autograde`` job has its kernel, then the job's ``Outcome``, which this side
+classifies itself (nbgrader's result, the test guard's report, a dead kernel, timed-out cells).
+It keeps nbgrader imported between jobs and one spare kernel booting (see :class:`Spares`), so
+the next student's kernel has already imported TensorFlow; every kernel serves exactly one
+student and is then shut down. With ``--once`` it does one job, with no spare kernel, and exits:
+the grader's one-shot run (``course autograde --cold``, templates, feedback).
 """
 
 from __future__ import annotations
@@ -24,20 +20,26 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import protocol
+from .processes import last_line
+from .protocol import Job, Outcome
+
 __all__ = ["GUARD_REPORT", "KEPT", "Spares", "run_nbgrader", "execute_notebook", "serve"]
 
-GUARD_REPORT = "guard.json"  # the test guard's findings, written outside the sandbox
+GUARD_REPORT = "guard.json"  # the test guard's findings, written and read in this process
 KEPT = "kept"  # the models the kernel saved, copied out of its sandbox for the judge (.judge)
 HISTORY = ["--HistoryManager.hist_file=:memory:"]  # what nbclient passes to IPython kernels
+DIED = ("the kernel died while running the notebook (os._exit(), a crash or running out of "
+        "memory)")
 
 
 def run_nbgrader(command: str, root: Path, assignment: str, student: str | None = None,
-                 cell_timeout: int = 120, notebook_timeout: int | None = None) -> dict:
+                 limits: protocol.Limits | None = None, sandbox: bool = False) -> dict:
     """Run an nbgrader command through its Python API in ``root``.
 
-    ``notebook_timeout`` (the grader's limit for the whole notebook, which it enforces by
+    ``limits.notebook_timeout`` (the grader's limit for the whole notebook, which it enforces by
     killing this process) also bounds how long a cell's output may take to arrive once the cell
-    has ended or been interrupted (nbclient's ``iopub_timeout``); None keeps nbclient's 4 s.
+    has ended or been interrupted (nbclient's ``iopub_timeout``).
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -47,20 +49,20 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     from .course import SOURCE
     from .judge import judged_cells, sent_names
 
+    limits = limits or protocol.Limits()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     overrides = Config()
     overrides.CourseDirectory.root = str(root)
-    overrides.Execute.timeout = cell_timeout
-    if notebook_timeout is not None:
-        # After a cell's reply nbclient waits iopub_timeout s for the rest of its output, and
-        # nbgrader (raise_on_iopub_timeout) fails the whole notebook when it runs out. After a
-        # cell that prints in a loop is interrupted at the cell timeout, that rest is what the
-        # kernel printed but this process has not read yet: tens of MB, which a loaded machine
-        # reads in more than nbclient's 4 s (and in more than the cell timeout), so an endless
-        # loop was reported as "nbgrader could not grade" instead of a timed-out cell. Reading
-        # it is progress, not a hang: only the notebook's own limit bounds it.
-        overrides.Execute.iopub_timeout = notebook_timeout
-    overrides.GuardedExecute.sandbox = os.environ.get("COURSE_SANDBOX") == "1"
+    overrides.Execute.timeout = limits.cell_timeout
+    # After a cell's reply nbclient waits iopub_timeout s for the rest of its output, and
+    # nbgrader (raise_on_iopub_timeout) fails the whole notebook when it runs out. After a
+    # cell that prints in a loop is interrupted at the cell timeout, that rest is what the
+    # kernel printed but this process has not read yet: tens of MB, which a loaded machine
+    # reads in more than nbclient's 4 s (and in more than the cell timeout), so an endless
+    # loop was reported as "nbgrader could not grade" instead of a timed-out cell. Reading
+    # it is progress, not a hang: only the notebook's own limit bounds it.
+    overrides.Execute.iopub_timeout = limits.notebook_timeout
+    overrides.GuardedExecute.sandbox = sandbox
     overrides.GuardedExecute.report = str(root / GUARD_REPORT)
     overrides.GuardedExecute.keep = str(root / KEPT)
     sources = sorted((root / SOURCE / assignment).glob("*.ipynb"))
@@ -69,8 +71,6 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     overrides.GuardedExecute.sends = sorted({name for source in sources
                                              for names in sent_names(source).values()
                                              for name in names})
-    if os.environ.get("COURSE_GRADEBOOK"):
-        overrides.CourseDirectory.db_url = f"sqlite:///{os.environ['COURSE_GRADEBOOK']}"
     config.merge(overrides)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     if command == "generate_assignment":
@@ -82,60 +82,111 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     raise ValueError(f"unknown nbgrader command {command!r}")
 
 
-def execute_notebook(source: Path, target: Path, cell_timeout: int, sandbox: bool) -> None:
-    """Run ``source`` in a fresh (sandboxed) kernel, errors allowed, and write ``target``."""
+def execute_notebook(path: Path, cell_timeout: int, sandbox: bool) -> None:
+    """Run the notebook ``path`` in a fresh (sandboxed) kernel, errors allowed, and write it
+    back; its folder holds the kernel's files."""
     import nbformat
     from nbclient import NotebookClient
 
     from .sandbox import GuardedKernelManager, SandboxedKernelManager
 
-    nb = nbformat.read(source, as_version=4)
+    nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
                    interrupt_on_timeout=True,
                    kernel_manager_class=SandboxedKernelManager if sandbox else
                    GuardedKernelManager,
-                   resources={"metadata": {"path": str(source.parent)}}).execute()
-    nbformat.write(nb, target)
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    nbformat.write(nb, path)
 
 
-def _autograde(root: Path, assignment: str, student: str, cell_timeout: int,
-               notebook_timeout: int) -> None:
-    """Autograde one student in ``root`` and write ``root/result.json``."""
-    home = os.getcwd()  # the parent removes root afterwards: a worker must not stay in it
+def _nbgrader(command: str, job: Job) -> dict:
+    """nbgrader's result for ``command`` on ``job``: ``success`` and, when false, ``error``/
+    ``log``; an exception in nbgrader is its ``error``."""
+    root = Path(job.root)
+    home = os.getcwd()  # the grader removes root afterwards: a worker must not stay in it
     os.chdir(root)
     try:
-        outcome = run_nbgrader("autograde", root, assignment, student, cell_timeout,
-                               notebook_timeout)
-    except Exception as exc:  # reported to the parent, which gives the student a reason
-        outcome = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
+        return run_nbgrader(command, root, job.assignment, job.student or None, job.limits,
+                            job.sandbox)
+    except Exception as exc:  # noqa: BLE001 (the job's outcome: the grader gives the reason)
+        return {"success": False, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         os.chdir(home)
-    (root / "result.json").write_text(json.dumps(outcome, default=str))
+
+
+def _generate(job: Job) -> Outcome:
+    result = _nbgrader("generate_assignment", job)
+    if result.get("success"):
+        return Outcome(True)
+    return Outcome(False, error=last_line(result.get("error") or result.get("log")))
+
+
+def _autograde(job: Job) -> Outcome:
+    """Autograde one student in the private course ``job.root`` and classify the run.
+
+    The test guard (:class:`.execute.GuardedExecute`, in this process) writes its report as the
+    notebook's run ends, however it ends; no report means it did not guard the run.
+    """
+    report = Path(job.root) / GUARD_REPORT
+    report.unlink(missing_ok=True)
+    result = _nbgrader("autograde", job)
+    try:
+        guard = json.loads(report.read_text())
+    except (OSError, ValueError):
+        guard = None
+    graded = Path(job.root) / "autograded" / job.student / job.assignment
+    if isinstance(guard, dict) and guard.get("dead_kernel"):
+        return Outcome(False, error=f"{DIED}, so it could not be graded", dead_kernel=True)
+    if not result.get("success") or not any(graded.glob("*.ipynb")):
+        why = last_line(result.get("error") or result.get("log"))
+        return Outcome(False, error=f"nbgrader could not grade the notebook: {why}")
+    if not isinstance(guard, dict):
+        return Outcome(False, error="internal error: the test guard left no report (does "
+                       "nbgrader_config.py run course_utils.grading.execute.GuardedExecute?); "
+                       "score withheld")
+    return Outcome(True, tampering=list(guard["tampering"]),
+                   timed_out_cells=list(guard["timed_out"]))
+
+
+def _execute(job: Job) -> Outcome:
+    from nbclient.exceptions import DeadKernelError
+
+    try:
+        execute_notebook(Path(job.root), job.limits.cell_timeout, job.sandbox)
+    except DeadKernelError:
+        return Outcome(False, error=DIED, dead_kernel=True)
+    except Exception as exc:  # noqa: BLE001 (the job's outcome)
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}")
+    return Outcome(True)
 
 
 class Spares:
     """Pre-started grading kernels: one booting for the next student while this one is graded.
 
     A kernel is started with the assignment's files (``files``: the source folder; notebooks are
-    never copied) and imports ``preload`` (comma-separated modules, e.g. ``tensorflow,keras``)
-    before the test guard's snapshot (:mod:`.kernel`). :meth:`take` hands out a kernel that no
-    code has run in and starts the next one; each kernel is used once.
+    never copied), in the sandbox or not (``sandbox``), and imports ``preload`` (comma-separated
+    modules, e.g. ``tensorflow,keras``) before the test guard's snapshot (:mod:`.kernel`).
+    :meth:`take` hands out a kernel that no code has run in and, with ``spare``, starts the next
+    one; each kernel is used once.
     """
 
-    def __init__(self, sandbox: bool) -> None:
-        self.sandbox = sandbox
-        self._next: tuple[tuple[str, str], object] | None = None
+    def __init__(self, spare: bool = True) -> None:
+        self.spare = spare
+        self._next: tuple[tuple[str, str, bool], object] | None = None
         self._folders: dict[int, Path] = {}  # id(manager) -> its private folder (no sandbox)
 
-    def take(self, files: Path, preload: str):
-        """A started kernel manager for ``files``/``preload``; the next one starts booting."""
-        key = (str(files), preload)
+    def take(self, files: Path, preload: str, sandbox: bool):
+        """A started kernel manager for ``files``/``preload``/``sandbox``; the next one starts
+        booting."""
+        key = (str(files), preload, sandbox)
         if self._next is not None and self._next[0] == key:
             manager = self._next[1]
+            self._next = None
         else:
             self.discard()
-            manager = self._start(files, preload)
-        self._next = (key, self._start(files, preload))
+            manager = self._start(*key)
+        if self.spare:
+            self._next = (key, self._start(*key))
         return manager
 
     def spare_pid(self) -> int | None:
@@ -143,18 +194,18 @@ class Spares:
         provisioner = getattr(self._next[1], "provisioner", None) if self._next else None
         return getattr(provisioner, "pid", None)
 
-    def _start(self, files: Path, preload: str):
+    def _start(self, files: str, preload: str, sandbox: bool):
         from jupyter_core.utils import run_sync
 
         from .sandbox import GuardedKernelManager, SandboxedKernelManager, copy_assignment_files
 
         env = {**os.environ, "COURSE_KERNEL_PRELOAD": preload,
                "NBGRADER_EXECUTION": "autograde"}  # what nbgrader sets around its own start
-        if self.sandbox:  # the manager copies the files into its sandbox
-            manager, cwd = SandboxedKernelManager(kernel_name="python3"), files
+        if sandbox:  # the manager copies the files into its sandbox
+            manager, cwd = SandboxedKernelManager(kernel_name="python3"), Path(files)
         else:  # a private copy, so that nothing a student writes reaches the next one
             cwd = Path(tempfile.mkdtemp(prefix="kernel-")) / "work"
-            copy_assignment_files(files, cwd)
+            copy_assignment_files(Path(files), cwd)
             manager = GuardedKernelManager(kernel_name="python3")
             self._folders[id(manager)] = cwd.parent
         run_sync(manager.start_kernel)(cwd=str(cwd), env=env, extra_arguments=HISTORY)
@@ -179,55 +230,39 @@ class Spares:
             self._next = None
 
 
-def serve() -> int:
-    """The long-lived worker loop (see the module docstring); returns at end of input."""
+def serve(once: bool = False) -> int:
+    """The grading process's loop (see the module docstring); returns at the end of its input,
+    or after one job with ``once``."""
     from . import execute
 
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything else printed goes to the log
-    spares = Spares(sandbox=os.environ.get("COURSE_SANDBOX") == "1")
+    spares = Spares(spare=not once)
     try:
         for line in sys.stdin:
-            job = json.loads(line)
-            manager = spares.take(Path(job["files"]), job["preload"])
-            replies.write(json.dumps({"started": True, "spare": spares.spare_pid()}) + "\n")
-            execute.PRESTARTED[:] = [manager]
-            try:
-                _autograde(Path(job["root"]), job["assignment"], job["student"],
-                           int(job["cell_timeout"]), int(job["notebook_timeout"]))
-            finally:
-                execute.PRESTARTED.clear()
-                spares.stop(manager)
-            replies.write(json.dumps({"done": True}) + "\n")
+            job = protocol.receive(line)
+            if not isinstance(job, Job):
+                raise ValueError(f"expected a Job, got {type(job).__name__}")
+            if job.kind == "generate":
+                outcome = _generate(job)
+            elif job.kind == "execute":
+                outcome = _execute(job)
+            else:
+                manager = spares.take(Path(job.files), job.preload, job.sandbox)
+                protocol.send(replies, protocol.Spare(spares.spare_pid()))
+                execute.PRESTARTED[:] = [manager]
+                try:
+                    outcome = _autograde(job)
+                finally:
+                    execute.PRESTARTED.clear()
+                    spares.stop(manager)
+            protocol.send(replies, outcome)
+            if once:
+                break
     finally:
         spares.discard()
     return 0
 
 
-def _main(argv: list[str]) -> int:
-    if argv[0] == "serve":
-        return serve()
-    if argv[0] == "execute":  # execute SOURCE TARGET CELL_TIMEOUT (the feedback run)
-        try:
-            execute_notebook(Path(argv[1]), Path(argv[2]), int(argv[3]),
-                             os.environ.get("COURSE_SANDBOX") == "1")
-        except Exception as exc:  # reported to the parent through the exit status and log
-            print(f"{type(exc).__name__}: {exc}")
-            return 1
-        return 0
-    if argv[0] == "autograde":  # autograde ROOT ASSIGNMENT STUDENT CELL_TIMEOUT NOTEBOOK_TIMEOUT
-        _autograde(Path(argv[1]), argv[2], argv[3], int(argv[4]), int(argv[5]))
-    else:  # generate_assignment ROOT ASSIGNMENT
-        root = Path(argv[1])
-        os.chdir(root)
-        try:
-            outcome = run_nbgrader(argv[0], root, argv[2])
-        except Exception as exc:  # reported to the parent
-            outcome = {"success": False, "error": f"{type(exc).__name__}: {exc}"}
-        (root / "result.json").write_text(json.dumps(outcome, default=str))
-    outcome = json.loads((Path(argv[1]) / "result.json").read_text())
-    return 0 if outcome.get("success") else 1
-
-
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    sys.exit(serve(once=sys.argv[1:] == ["--once"]))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..errors import CourseError
 from . import layout, runner
+from .protocol import Limits
 
 __all__ = ["grade", "grade_remote", "check_worker"]
 
@@ -60,7 +61,7 @@ def _unpack(data: bytes, target: Path) -> None:
 
 _lock = threading.Lock()
 _templates: dict[str, Path] = {}  # template name -> where this worker process unpacked it
-_pools: dict = {}  # sandbox -> this process's grading workers (a .workers.Pool)
+_pool = None  # this process's grading workers (a .workers.Pool), made on first use
 _home: Path | None = None
 
 
@@ -83,7 +84,8 @@ def check_worker() -> str:
 
 
 def grade_remote(template: bytes, template_name: str, student: str, assignment: str,
-                 notebook: bytes, note: str | None, stem: str, limits: tuple) -> tuple[dict, bytes]:
+                 notebook: bytes, note: str | None, stem: str, limits: Limits,
+                 sandbox: bool) -> tuple[dict, bytes]:
     """Grade one student on this (Dask worker's) machine.
 
     Returns:
@@ -91,25 +93,25 @@ def grade_remote(template: bytes, template_name: str, student: str, assignment: 
         gzip'd tar of the private gradebook and the student's ``autograded`` and ``submitted``
         folders (empty when the notebook could not be graded).
     """
-    global _home
+    global _home, _pool
     with _lock:
         if _home is None:
             _home = Path(tempfile.mkdtemp(prefix="course-dask-"))
         if template_name not in _templates:
             _unpack(template, _home / "templates" / template_name)
             _templates[template_name] = _home / "templates" / template_name
-        if bool(limits[2]) not in _pools:
+        if _pool is None:
             from .workers import Pool
 
-            _pools[bool(limits[2])] = Pool(sandbox=bool(limits[2]))
-        pool = _pools[bool(limits[2])]
+            _pool = Pool()
+        pool = _pool
     with tempfile.TemporaryDirectory(prefix="student-", dir=_home) as tmp:
         path = Path(tmp) / f"{stem}.ipynb"
         path.write_bytes(notebook)
         submission = layout.Submission(student, assignment, path, note=note)
         with pool.borrow() as worker:
             result = runner.grade_found(_templates[template_name], submission, stem, Path(tmp),
-                                        *limits, worker=worker)
+                                        limits, sandbox, worker)
         record = dataclasses.asdict(result)
         record.pop("folder")
         archive = b""
@@ -134,7 +136,7 @@ def _connect(address: str):
 
 def grade(address: str, found: list[layout.Submission], templates: dict[str, Path],
           known: dict[str, str], workdir: Path,
-          limits: tuple) -> Iterator[tuple[int, runner.Result | BaseException]]:
+          limits: Limits, sandbox: bool) -> Iterator[tuple[int, runner.Result | BaseException]]:
     """Grade ``found`` on the cluster at ``address``; yield ``(index, result or error)`` as each
     finishes (the result's folder unpacked under ``workdir``, ready to be merged).
 
@@ -148,7 +150,7 @@ def grade(address: str, found: list[layout.Submission], templates: dict[str, Pat
         if not client.scheduler_info().get("workers"):
             raise CourseError(f"the Dask scheduler at {address} has no workers; start some with "
                               f"`dask worker {address} --nthreads 1`")
-        if limits[2]:
+        if sandbox:
             for worker, why in client.run(check_worker).items():
                 if why:
                     raise CourseError(f"Dask worker {worker} cannot grade: {why}")
@@ -169,7 +171,7 @@ def grade(address: str, found: list[layout.Submission], templates: dict[str, Pat
             future = client.submit(
                 grade_remote, packed[submission.assignment], templates[submission.assignment].name,
                 submission.student, submission.assignment, submission.path.read_bytes(),
-                submission.note, known[submission.assignment], limits, pure=False,
+                submission.note, known[submission.assignment], limits, sandbox, pure=False,
                 key=f"autograde-{index}-{submission.student}-{submission.assignment}-"
                     f"{workdir.name}")
             futures[future] = index

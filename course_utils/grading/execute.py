@@ -25,8 +25,10 @@ is not part of the notebook asks the kernel the replay judge's questions
 send the notebook variables a judged test names (``GuardedExecute.sends``: ex07's ``model``),
 while the kernel still holds what the notebook defined.
 
-Findings go to the JSON file named by ``GuardedExecute.report`` (outside the sandbox), which the
-grader reads: a tampered submission's score is withheld.
+Findings go to the JSON file named by ``GuardedExecute.report`` (outside the sandbox), with the
+grade ids of the cells interrupted at the time limit and whether the kernel died; the grading
+process (:mod:`.child`) reads it into the run's outcome: a tampered submission's score is
+withheld.
 
 A long-lived grading worker (:mod:`.child`) puts a kernel it started in advance into
 :data:`PRESTARTED`; the next notebook runs in it instead of a new one (and the worker shuts it
@@ -40,6 +42,7 @@ import json
 import secrets
 
 import nbformat
+from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -113,6 +116,8 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):  # noqa: D102 (nbconvert's API)
         self.findings: list[str] = []
+        self.timed_out: list[str] = []
+        died = False
         if not self.report:  # plain nbgrader: nobody reads the findings or runs the judge
             self.log.warning(UNPROTECTED)
         if km is None and PRESTARTED:
@@ -127,6 +132,9 @@ class GuardedExecute(Execute):
             nb.cells.append(probe)
         try:
             return super().preprocess(nb, resources, km)
+        except DeadKernelError:
+            died = True
+            raise
         finally:
             if probe is not None:
                 self.nb.cells = [cell for cell in self.nb.cells if cell is not probe]
@@ -136,7 +144,19 @@ class GuardedExecute(Execute):
                 self.kc = None
             if self.report:
                 with open(self.report, "w", encoding="utf-8") as handle:
-                    json.dump({"tampering": self.findings}, handle)
+                    json.dump({"tampering": self.findings, "timed_out": self.timed_out,
+                               "dead_kernel": died}, handle)
+
+    def on_cell_executed(self, **kwargs):  # noqa: D102 (nbclient's hook)
+        # A cell interrupted at the time limit gets the reply nbclient makes from
+        # error_on_timeout; a kernel's own reply (an error a student raised by that name
+        # included) always has a header.
+        reply, cell = kwargs["execute_reply"], kwargs["cell"]
+        if "header" not in reply and reply.get("content", {}).get("ename") == \
+                self.error_on_timeout.get("ename"):
+            self.timed_out.append(cell.metadata.get("nbgrader", {}).get("grade_id")
+                                  or f"cell {kwargs['cell_index'] + 1}")
+        return super().on_cell_executed(**kwargs)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None,
                                  store_history=True):  # noqa: D102 (nbclient's API)

@@ -23,10 +23,12 @@ import nbformat
 
 from ..atomic import atomic_path
 from ..errors import CourseError
-from . import course, judge, processes, runner
+from . import course, judge, runner
 from .execute import is_test_cell
+from .protocol import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, Job, Limits
 from .release import hidden_test_lines
 from .repair import SubmissionError, grade_id, read_notebook, repair
+from .workers import Worker
 
 __all__ = ["feedback", "leaks", "safe_message"]
 
@@ -135,12 +137,12 @@ def _render(nb, title: str) -> str:
 
 
 def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: str,
-         hidden: set[str], sandbox: bool, cell_timeout: int, notebook_timeout: int) -> Path:
+         hidden: set[str], sandbox: bool, limits: Limits) -> Path:
     submitted = root / "submitted" / student / assignment / f"{stem}.ipynb"
     release = root / course.RELEASE / assignment / f"{stem}.ipynb"
     target = root / "feedback" / student / assignment / f"{stem}.html"
     source = root / course.SOURCE / assignment / f"{stem}.ipynb"
-    cell_timeout, notebook_timeout = runner.limits(source, cell_timeout, notebook_timeout)
+    limits = runner.limits_for(source, limits)
     with tempfile.TemporaryDirectory(prefix="course-feedback-") as tmp:
         tmp = Path(tmp)
         notebook = tmp / "notebook" / f"{stem}.ipynb"  # alone in its folder: the kernel's files
@@ -152,14 +154,12 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
         own = _own_lines(visible)  # a hidden line the student wrote themselves tells them nothing
         hidden = {line for line in hidden if not any(line in mine for mine in own)}
         nbformat.write(visible, notebook)
-        done = processes.run_child(
-            ["execute", str(notebook), str(tmp / "ran.ipynb"), str(cell_timeout)],
-            tmp, notebook_timeout, {"COURSE_SANDBOX": "1" if sandbox else "0",
-                                    "COURSE_SANDBOX_PARENT": str(tmp)})
-        if done.stopped or done.returncode != 0 or not (tmp / "ran.ipynb").exists():
-            why = f"stopped ({done.stopped})" if done.stopped else runner._last_line(done.stdout)
+        with Worker(once=True) as worker:
+            outcome = worker.run(Job("execute", str(notebook), sandbox=sandbox, limits=limits))
+        if not outcome.success:
+            why = f"stopped ({outcome.stopped})" if outcome.stopped else outcome.error
             raise CourseError(f"the visible-tests run failed: {why}")
-        nb = nbformat.read(tmp / "ran.ipynb", as_version=4)
+        nb = nbformat.read(notebook, as_version=4)
     _limit_outputs(nb)
     autograded = root / "autograded" / student / assignment / f"{stem}.ipynb"
     _judged_outputs(nb, autograded, set(judge.judged_cells(source)))
@@ -177,8 +177,9 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
 
 def feedback(assignment: str | None = None, root: Path | str | None = None,
              gradebook_path: Path | str | None = None, sandbox: bool = True,
-             students: list[str] | None = None, workers: int = 1, cell_timeout: int = runner.CELL_TIMEOUT,
-             notebook_timeout: int = runner.NOTEBOOK_TIMEOUT) -> list[Path]:
+             students: list[str] | None = None, workers: int = 1,
+             cell_timeout: int = CELL_TIMEOUT,
+             notebook_timeout: int = NOTEBOOK_TIMEOUT) -> list[Path]:
     """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every autograded student.
 
     Args:
@@ -208,6 +209,7 @@ def feedback(assignment: str | None = None, root: Path | str | None = None,
         require()
         warm_caches()
     gradebook_path = Path(gradebook_path or root / "gradebook.db").resolve()
+    limits = Limits(cell_timeout, notebook_timeout)
     written: list[Path] = []
     failed: list[str] = []
     for name in names:
@@ -222,7 +224,7 @@ def feedback(assignment: str | None = None, root: Path | str | None = None,
         hidden = hidden_test_lines(course.source_notebook(root, name))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {student: pool.submit(_one, root, gradebook_path, name, stem, student,
-                                            hidden, sandbox, cell_timeout, notebook_timeout)
+                                            hidden, sandbox, limits)
                        for student in graded}
             for student, future in futures.items():
                 try:

@@ -1,13 +1,12 @@
 """Grading processes, the plumbing: their environment, their limits, killing their trees.
 
-A leaf of :mod:`course_utils.grading` (it imports nothing from the course): :func:`run_child`
-runs ``python -m course_utils.grading.child ...`` once under a time and a memory limit;
-:mod:`.workers` keeps such a process alive for many students with the same limits.
+A leaf of :mod:`course_utils.grading` (it imports nothing from the course but its errors):
+:mod:`.workers` starts ``python -m course_utils.grading.child`` (:data:`CHILD`) with
+:func:`kernel_env` and watches its tree with :func:`over_limit`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -16,11 +15,10 @@ from pathlib import Path
 
 from ..errors import CourseError
 
-__all__ = ["CHILD", "MEMORY_LIMIT", "ChildRun", "asserts_enabled_or_refuse", "ensure_tools_on_path",
-           "kernel_env", "kill_tree", "tree_rss", "over_limit", "run_child"]
+__all__ = ["CHILD", "asserts_enabled_or_refuse", "ensure_tools_on_path", "kernel_env",
+           "kill_tree", "tree_rss", "over_limit", "last_line"]
 
 CHILD = "course_utils.grading.child"  # the module grading processes run
-MEMORY_LIMIT = 6 * 2**30  # bytes for one student's grading process tree (kernel included)
 
 
 def ensure_tools_on_path() -> None:
@@ -36,17 +34,8 @@ def kernel_env() -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` from PATH
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
     env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore", MPLBACKEND="Agg",
-               GRPC_VERBOSITY="ERROR", COURSE_GRADING="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
+               GRPC_VERBOSITY="ERROR", PYDEVD_DISABLE_FILE_VALIDATION="1")
     return env
-
-
-@dataclasses.dataclass
-class ChildRun:
-    """How a grading process ended: its exit status and output, or why it was stopped."""
-
-    returncode: int | None
-    stdout: str
-    stopped: str | None = None  # "time" or "memory" when it was killed
 
 
 def _family(pid: int) -> list:
@@ -98,35 +87,10 @@ def over_limit(pid: int, deadline: float, memory_limit: int,
     return None
 
 
-def run_child(args: list[str], cwd: Path, timeout: float,
-              extra_env: dict[str, str] | None = None,
-              memory_limit: int = MEMORY_LIMIT) -> ChildRun:
-    """Run a grading process (and its kernel) under a time and a memory limit.
-
-    Kernels have their own session (a process-group kill would miss them), so the whole
-    process tree is watched: its resident memory is summed twice a second and the tree is
-    killed above ``memory_limit`` bytes or after ``timeout`` seconds.
-    """
-    import tempfile
-
-    deadline = time.monotonic() + timeout
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        proc = subprocess.Popen([sys.executable, "-m", CHILD, *args], cwd=cwd,
-                                env={**kernel_env(), **(extra_env or {})},
-                                stdout=log, stderr=subprocess.STDOUT, text=True)
-        stopped = None
-        while proc.poll() is None:
-            stopped = over_limit(proc.pid, deadline, memory_limit)
-            if stopped:
-                kill_tree(proc.pid)
-                break
-            try:
-                proc.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        proc.wait()
-        log.seek(0)
-        return ChildRun(None if stopped else proc.returncode, log.read(), stopped)
+def last_line(text: str | None) -> str:
+    """The last non-empty line of a log or message, at most 300 characters."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
 
 
 def asserts_enabled_or_refuse() -> None:

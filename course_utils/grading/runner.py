@@ -3,35 +3,35 @@
 :func:`grade` copies the assignment's template course (source, release and a gradebook made by
 ``nbgrader generate_assignment``, cached by :func:`template` until the source changes), repairs
 the submission into it and has nbgrader's own autograde run there by a grading process
-(:mod:`.child`): a new one per student, or a long-lived :class:`.workers.Worker` that keeps
-nbgrader imported and a pre-started kernel ready. A crash, a dead kernel or a runaway notebook
-ends that process only. Limits: :data:`CELL_TIMEOUT` per cell (nbgrader's ``Execute.timeout``,
-set in nbgrader_config.py), :data:`NOTEBOOK_TIMEOUT` for the whole notebook (both raised for an
-assignment whose source asks for more: :func:`limits`) and :data:`MEMORY_LIMIT`, enforced here
-by killing the process tree.
+(:mod:`.child`, a :class:`.workers.Worker`): a one-shot one per student, or a long-lived one that
+keeps nbgrader imported and a pre-started kernel ready. A crash, a dead kernel or a runaway
+notebook ends that process only. The grader gives it a :class:`.protocol.Job` and reads back one
+:class:`.protocol.Outcome`. Limits (:class:`.protocol.Limits`): ``cell_timeout`` per cell
+(nbgrader's ``Execute.timeout``), ``notebook_timeout`` for the whole notebook (both raised for an
+assignment whose source asks for more: :func:`limits_for`) and ``memory_limit``, enforced by the
+worker by killing the process tree.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import shutil
 import time
 from pathlib import Path
 
 from . import judge, replay
-from .child import GUARD_REPORT, KEPT
+from .child import KEPT
 from .course import SOURCE
 from .layout import Submission
-from .processes import MEMORY_LIMIT, run_child
+from .processes import last_line
+from .protocol import Job, Limits
 from .repair import SubmissionError, repair_file
+from .workers import Worker
 
-__all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "Result", "prepare_template",
-           "template", "kernel_preload", "limits", "grade", "grade_found", "safe_name"]
+__all__ = ["Result", "prepare_template", "template", "kernel_preload", "limits_for", "grade",
+           "grade_found", "safe_name"]
 
-CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
-NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
 # The template cache's key holds this and the versions, not the grading code: bump it when what
 # a template holds changes (2: replay plans; 3: seeds and rebound variables, no nested calls;
 # 4: model state digests that leave out the optimizer's per-process name)
@@ -66,13 +66,13 @@ def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
     shutil.copy(root / "nbgrader_config.py", template)
     shutil.copytree(root / SOURCE / assignment, template / SOURCE / assignment,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    done = run_child(["generate_assignment", str(template), assignment], template, NOTEBOOK_TIMEOUT)
-    result = _read_result(template)
+    with Worker(once=True) as worker:
+        outcome = worker.run(Job("generate", str(template), assignment, sandbox=False))
     from ..errors import CourseError
 
-    if done.stopped or not result.get("success"):
-        raise CourseError(f"nbgrader generate_assignment failed for {assignment}: "
-                          f"{_last_line(result.get('error') or done.stdout)}")
+    if not outcome.success:
+        why = f"stopped ({outcome.stopped})" if outcome.stopped else outcome.error
+        raise CourseError(f"nbgrader generate_assignment failed for {assignment}: {why}")
     for notebook in sorted((template / SOURCE / assignment).glob("*.ipynb")):
         try:
             judge.check_state(notebook)
@@ -98,13 +98,13 @@ def _plan_replay(notebook: Path) -> None:
     try:
         done = subprocess.run([sys.executable, "-m", replay.__name__, "plan", str(notebook)],
                               cwd=notebook.parent, env=kernel_env(), capture_output=True,
-                              text=True, timeout=NOTEBOOK_TIMEOUT)
+                              text=True, timeout=Limits().notebook_timeout)
     except subprocess.TimeoutExpired:
         raise CourseError(f"{notebook.name}: running the solutions to plan the replayed tests "
-                          f"took more than {NOTEBOOK_TIMEOUT} s") from None
+                          f"took more than {Limits().notebook_timeout} s") from None
     if done.returncode != 0:
         raise CourseError(f"could not plan the replayed tests of {notebook.name}: "
-                          f"{_last_line(done.stderr)}")
+                          f"{last_line(done.stderr)}")
 
 
 def _digest(root: Path, assignment: str) -> str:
@@ -138,7 +138,7 @@ def template(root: Path, assignment: str) -> Path:
 
     cache = templates_dir()
     target = cache / f"{assignment}-{_digest(root, assignment)}"
-    if (target / "result.json").is_file():
+    if target.is_dir():  # moved into place once whole
         return target
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".building-", dir=cache) as tmp:
@@ -146,7 +146,7 @@ def template(root: Path, assignment: str) -> Path:
         try:
             built.rename(target)
         except OSError:  # another grader finished the same template first
-            if not (target / "result.json").is_file():
+            if not target.is_dir():
                 raise
     return target
 
@@ -164,27 +164,13 @@ def kernel_preload(notebook: Path) -> str:
     return "tensorflow,keras" if uses else ""
 
 
-def limits(source: Path, cell_timeout: int, notebook_timeout: int) -> tuple[int, int]:
-    """The time limits for grading the source notebook ``source``: ``cell_timeout`` and
-    ``notebook_timeout``, raised to what its metadata asks for (``"course": {"cell_timeout": s,
-    "notebook_timeout": s}``; ex07 trains for a minute, and longer on a busy machine)."""
+def limits_for(source: Path, base: Limits) -> Limits:
+    """The limits for grading the source notebook ``source``: ``base``, with the time limits
+    raised to what its metadata asks for (``"course": {"cell_timeout": s, "notebook_timeout":
+    s}``; ex07 trains for a minute, and longer on a busy machine)."""
     import nbformat
 
-    asked = nbformat.read(source, as_version=4).metadata.get("course", {})
-    return (max(cell_timeout, int(asked.get("cell_timeout", 0))),
-            max(notebook_timeout, int(asked.get("notebook_timeout", 0))))
-
-
-def _read_result(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
+    return base.raised(nbformat.read(source, as_version=4).metadata.get("course", {}))
 
 
 def safe_name(name: str) -> str:
@@ -192,17 +178,9 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def _diagnose(log: str, returncode: int) -> str:
-    if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log.lower():
-        return ("the kernel died while running the notebook (os._exit(), a crash or running out "
-                "of memory), so it could not be graded")
-    return f"nbgrader could not grade the notebook: {_last_line(log)} (exit {returncode})"
-
-
 def grade(template: Path, student: str, assignment: str, notebook: Path, stem: str,
-          workdir: Path, cell_timeout: int = CELL_TIMEOUT,
-          notebook_timeout: int = NOTEBOOK_TIMEOUT, sandbox: bool = True,
-          memory_limit: int = MEMORY_LIMIT, worker=None) -> Result:
+          workdir: Path, limits: Limits | None = None, sandbox: bool = True,
+          worker: Worker | None = None) -> Result:
     """Grade ``notebook`` for ``student``; never raises for a problem in the submission.
 
     The score is computed here, outside the sandbox, from the automatic scores of the scoring
@@ -210,71 +188,64 @@ def grade(template: Path, student: str, assignment: str, notebook: Path, stem: s
     guard found tampered with gets no score (``error`` says why).
 
     Args:
-        worker: a :class:`.workers.Worker` (started with the same ``sandbox``) to run nbgrader
-            and the judge in; None starts new processes for this student alone.
+        limits: the time and memory limits (default :class:`.protocol.Limits`'s), raised where
+            the assignment asks for more.
+        sandbox: run the kernel in the bubblewrap sandbox.
+        worker: a long-lived :class:`.workers.Worker` to run nbgrader and the judge in; None
+            starts a one-shot one for this student alone.
     """
     start = time.perf_counter()
-    result = _grade(template, student, assignment, notebook, stem, workdir, cell_timeout,
-                    notebook_timeout, sandbox, memory_limit, worker)
+    limits = limits or Limits()
+    if worker is None:
+        with Worker(once=True) as once:
+            result = _grade(template, student, assignment, notebook, stem, workdir, limits,
+                            sandbox, once)
+    else:
+        result = _grade(template, student, assignment, notebook, stem, workdir, limits, sandbox,
+                        worker)
     result.seconds = time.perf_counter() - start  # judging included
     return result
 
 
 def _grade(template: Path, student: str, assignment: str, notebook: Path, stem: str,
-           workdir: Path, cell_timeout: int, notebook_timeout: int, sandbox: bool,
-           memory_limit: int, worker) -> Result:
+           workdir: Path, limits: Limits, sandbox: bool, worker: Worker) -> Result:
     """:func:`grade`'s work, without the clock."""
     folder = workdir / f"{safe_name(student)}--{assignment}"
     result = Result(student, assignment, folder=folder)
     shutil.rmtree(folder, ignore_errors=True)
     source = template / SOURCE / assignment / f"{stem}.ipynb"
-    cell_timeout, notebook_timeout = limits(source, cell_timeout, notebook_timeout)
-    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("result.json"))
+    limits = limits_for(source, limits)
+    shutil.copytree(template, folder)
     try:
         result.notes = repair_file(notebook, source,
                                    folder / "submitted" / student / assignment / f"{stem}.ipynb")
     except SubmissionError as exc:
         result.error = str(exc)
         return result
-    if worker is None:
-        done = run_child(["autograde", str(folder), assignment, student, str(cell_timeout),
-                          str(notebook_timeout)], folder, notebook_timeout,
-                         {"COURSE_SANDBOX": "1" if sandbox else "0",
-                          "COURSE_SANDBOX_PARENT": str(folder)}, memory_limit)
-    else:
-        if judge.judged_cells(source):
-            worker.judge.start()  # imports Keras while the notebook runs
-        done = worker.run({"root": str(folder), "assignment": assignment, "student": student,
-                           "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout,
-                           "files": str(source.parent),
-                           "preload": kernel_preload(source)}, notebook_timeout, memory_limit)
-    if done.stopped == "time":
-        result.error = (f"the notebook ran longer than {notebook_timeout} s in total (an endless "
-                        "loop, or training for too long?) and was stopped")
+    if judge.judged_cells(source):
+        worker.judge.start()  # imports Keras while the notebook runs
+    outcome = worker.run(Job("autograde", str(folder), assignment, student,
+                             files=str(source.parent), preload=kernel_preload(source),
+                             sandbox=sandbox, limits=limits))
+    if outcome.stopped == "time":
+        result.error = (f"the notebook ran longer than {limits.notebook_timeout} s in total (an "
+                        "endless loop, or training for too long?) and was stopped")
         return result
-    if done.stopped == "memory":
-        result.error = (f"the notebook used more than {memory_limit / 2**30:g} GiB of memory and "
-                        "was stopped (a very large array or model?)")
+    if outcome.stopped == "memory":
+        result.error = (f"the notebook used more than {limits.memory_limit / 2**30:g} GiB of "
+                        "memory and was stopped (a very large array or model?)")
         return result
-    outcome = _read_result(folder)
+    if not outcome.success:
+        result.error = outcome.error
+        return result
+    if outcome.tampering:
+        result.error = f"tampering detected, score withheld: {outcome.tampering[0]}"
+        result.notes.extend(outcome.tampering[1:])
+        return result
     graded = folder / "autograded" / student / assignment / f"{stem}.ipynb"
-    log = (outcome.get("log") or "") + (outcome.get("error") or "") + done.stdout
-    if not outcome.get("success") or not graded.exists():
-        result.error = _diagnose(log, done.returncode)
-        return result
-    try:
-        findings = json.loads((folder / GUARD_REPORT).read_text())["tampering"]
-    except (OSError, ValueError, KeyError, TypeError):
-        result.error = ("internal error: the test guard left no report (does nbgrader_config.py "
-                        "run course_utils.grading.execute.GuardedExecute?); score withheld")
-        return result
-    if findings:
-        result.error = f"tampering detected, score withheld: {findings[0]}"
-        result.notes.extend(findings[1:])
-        return result
     try:
         result.notes += judge.apply(source, graded, folder / "gradebook.db", folder / KEPT,
-                                    assignment, student, worker.judge if worker else None)
+                                    assignment, student, worker.judge)
     except RuntimeError as exc:
         result.error = f"internal error: {exc}; score withheld"
         return result
@@ -282,9 +253,9 @@ def _grade(template: Path, student: str, assignment: str, notebook: Path, stem: 
                                                           student)
     if manual:
         result.notes.append("needs manual grading (a cell could not be graded automatically)")
-    text = graded.read_text(encoding="utf-8")
-    if "CellTimeoutError" in text:
-        result.notes.append(f"a cell ran longer than {cell_timeout} s and was interrupted")
+    if outcome.timed_out_cells:
+        result.notes.append(f"{', '.join(outcome.timed_out_cells)} ran longer than "
+                            f"{limits.cell_timeout} s and was interrupted")
     return result
 
 
@@ -303,13 +274,12 @@ def _auto_scores(db: Path, assignment: str, student: str) -> tuple[float, float,
 
 
 def grade_found(template: Path, submission: Submission, stem: str, workdir: Path,
-              *limits, worker=None) -> Result:
+                limits: Limits, sandbox: bool, worker: Worker | None = None) -> Result:
     """Grade one found submission, or report why it cannot be graded."""
     if submission.problem:
-        return Result(submission.student, submission.assignment,
-                             error=submission.problem)
-    result = grade(template, submission.student, submission.assignment, submission.path,
-                          stem, workdir, *limits, worker=worker)
+        return Result(submission.student, submission.assignment, error=submission.problem)
+    result = grade(template, submission.student, submission.assignment, submission.path, stem,
+                   workdir, limits, sandbox, worker)
     if submission.note:
         result.notes.insert(0, submission.note)
     return result

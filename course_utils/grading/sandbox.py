@@ -42,7 +42,7 @@ __all__ = ["PASSED_ENV", "KEPT_PATTERNS", "GuardedKernelManager", "SandboxedKern
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY",
               "PYTHONWARNINGS", "MPLBACKEND", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
               "TF_NUM_INTEROP_THREADS", "CUDA_VISIBLE_DEVICES", "PYDEVD_DISABLE_FILE_VALIDATION",
-              "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_GRADING", "COURSE_KERNEL_PRELOAD")
+              "COURSE_OFFLINE", "COURSE_PROFILE", "COURSE_KERNEL_PRELOAD")
 # Read-only folders the kernel may read, when set: Keras's cache and the course's weights/data.
 READ_ONLY_ENV = ("KERAS_HOME", "COURSE_WEIGHTS_DIR", "COURSE_DATA_DIR")
 # Limits inside the sandbox (README, "The grading sandbox: what student code can and cannot
