@@ -1351,9 +1351,9 @@ def _grade(template: Path, assignment: str, student: str, nb, workdir: Path, wor
 def test_round_trip(assignment: str, workdir: Path, worker) -> None:
     """Solution: full marks; untouched: 0; two typical mistakes: partial credit, named pitfalls."""
     from course_utils.grading import release as release_check
-    from course_utils.grading import runner
+    from course_utils.grading import templates
 
-    template = runner.template(ROOT, assignment)  # built once, shared with the variants
+    template = templates.template(ROOT, assignment)  # built once, shared with the variants
     source = template / "solutions" / assignment / f"{assignment}.ipynb"
     release = template / "exercises" / assignment / f"{assignment}.ipynb"
     release_check.check_released(release.parent, source)  # no answers or hidden tests leak
@@ -1387,9 +1387,9 @@ def test_round_trip(assignment: str, workdir: Path, worker) -> None:
     (assignment, variant) for assignment in sorted(VARIANTS) for variant in VARIANTS[assignment]])
 def test_graded_variant(assignment: str, variant: str, workdir: Path, worker) -> None:
     """A graded submission: the listed tests fail naming the mistake, every other test passes."""
-    from course_utils.grading import runner
+    from course_utils.grading import templates
 
-    template = runner.template(ROOT, assignment)
+    template = templates.template(ROOT, assignment)
     source = template / "solutions" / assignment / f"{assignment}.ipynb"
     release = template / "exercises" / assignment / f"{assignment}.ipynb"
     answer_ids = [_nbgrader(c)["grade_id"] for c in nbformat.read(source, as_version=4).cells

@@ -164,18 +164,18 @@ def test_warm_workers_grade_like_a_process_per_student(course, graded, tmp_path)
 
 def test_template_is_cached_until_the_source_changes(tmp_path):
     """`course autograde` makes an assignment's template once; a changed source makes a new one."""
-    from course_utils.grading import runner
+    from course_utils.grading import templates
 
     course = toy_course.make_course(tmp_path)
-    first = runner.template(course, "toy")
+    first = templates.template(course, "toy")
     made = (first / "gradebook.db").stat().st_mtime_ns
-    assert runner.template(course, "toy") == first
+    assert templates.template(course, "toy") == first
     assert (first / "gradebook.db").stat().st_mtime_ns == made  # reused, not rebuilt
     source = course / "solutions/toy/toy.ipynb"
     nb = nbformat.read(source, as_version=4)
     nb.cells[0].source += "\nNow with a second line."
     nbformat.write(nb, source)
-    second = runner.template(course, "toy")
+    second = templates.template(course, "toy")
     assert second != first and "second line" in (second / "solutions/toy/toy.ipynb").read_text()
     assert "second line" in (second / "exercises/toy/toy.ipynb").read_text()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import course, gradebook, layout, processes, runner
 from .protocol import CELL_TIMEOUT, MEMORY_LIMIT, NOTEBOOK_TIMEOUT, Limits
+from .templates import template
 
 __all__ = ["autograde"]
 
@@ -80,7 +81,7 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
         workdir = Path(tmp)
         found = layout.find_submissions(layout.unpack(Path(submissions), workdir), known,
                                         assignment)
-        templates = {name: runner.template(root, name)
+        templates = {name: template(root, name)
                      for name in sorted({s.assignment for s in found})}
         if on_start:
             on_start(len(found))

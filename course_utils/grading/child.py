@@ -88,13 +88,11 @@ def execute_notebook(path: Path, cell_timeout: int, sandbox: bool) -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    from .sandbox import GuardedKernelManager, SandboxedKernelManager
+    from .sandbox import manager_class
 
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=cell_timeout, allow_errors=True, kernel_name="python3",
-                   interrupt_on_timeout=True,
-                   kernel_manager_class=SandboxedKernelManager if sandbox else
-                   GuardedKernelManager,
+                   interrupt_on_timeout=True, kernel_manager_class=manager_class(sandbox),
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     nbformat.write(nb, path)
 
@@ -197,16 +195,16 @@ class Spares:
     def _start(self, files: str, preload: str, sandbox: bool):
         from jupyter_core.utils import run_sync
 
-        from .sandbox import GuardedKernelManager, SandboxedKernelManager, copy_assignment_files
+        from .sandbox import copy_assignment_files, manager_class
 
         env = {**os.environ, "COURSE_KERNEL_PRELOAD": preload,
                "NBGRADER_EXECUTION": "autograde"}  # what nbgrader sets around its own start
+        manager = manager_class(sandbox)(kernel_name="python3")
         if sandbox:  # the manager copies the files into its sandbox
-            manager, cwd = SandboxedKernelManager(kernel_name="python3"), Path(files)
+            cwd = Path(files)
         else:  # a private copy, so that nothing a student writes reaches the next one
             cwd = Path(tempfile.mkdtemp(prefix="kernel-")) / "work"
             copy_assignment_files(Path(files), cwd)
-            manager = GuardedKernelManager(kernel_name="python3")
             self._folders[id(manager)] = cwd.parent
         run_sync(manager.start_kernel)(cwd=str(cwd), env=env, extra_arguments=HISTORY)
         return manager

@@ -49,7 +49,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, List, Unicode
 
 from .replay import ANSWERS, PLAN
-from .sandbox import GuardedKernelManager, SandboxedKernelManager
+from .sandbox import manager_class
 
 __all__ = ["GuardedExecute", "PRESTARTED", "is_test_cell"]
 
@@ -107,8 +107,7 @@ class GuardedExecute(Execute):
                  "last cell (.judge.sent_names).").tag(config=True)
 
     def create_kernel_manager(self):  # noqa: D102 (nbclient's API)
-        self.kernel_manager_class = SandboxedKernelManager if self.sandbox else \
-            GuardedKernelManager
+        self.kernel_manager_class = manager_class(self.sandbox)
         self.kernel_name = "python3"  # whatever kernel the submission's metadata names
         km = super().create_kernel_manager()
         km.keep = self.keep or None

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from ..errors import CourseError
-from . import course, markers, runner
+from . import course, markers, templates
 
 __all__ = ["EXTRA_FILES", "FORBIDDEN", "release", "hidden_test_lines", "check_released"]
 
@@ -90,7 +90,7 @@ def release(assignments: list[str] | None = None, dest: Path | str | None = None
     written = []
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         for name in names:
-            generated = runner.prepare_template(root, name, Path(tmp)) / course.RELEASE / name
+            generated = templates.prepare_template(root, name, Path(tmp)) / course.RELEASE / name
             notebook = generated / f"{known[name]}.ipynb"
             _normalise(notebook)
             check_released(generated, course.source_notebook(root, name),

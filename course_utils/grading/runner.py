@@ -1,10 +1,9 @@
 """Grade one student in a private course folder, in a process of its own or a worker's.
 
-:func:`grade` copies the assignment's template course (source, release and a gradebook made by
-``nbgrader generate_assignment``, cached by :func:`template` until the source changes), repairs
-the submission into it and has nbgrader's own autograde run there by a grading process
-(:mod:`.child`, a :class:`.workers.Worker`): a one-shot one per student, or a long-lived one that
-keeps nbgrader imported and a pre-started kernel ready. A crash, a dead kernel or a runaway
+:func:`grade` copies the assignment's template course (:mod:`.templates`: source, release, a
+gradebook and the replay plan), repairs the submission into it and has nbgrader's own autograde
+run there by a grading process (:mod:`.child`, a :class:`.workers.Worker`): a one-shot one per
+student, or a long-lived one that keeps nbgrader imported and a pre-started kernel ready. A crash, a dead kernel or a runaway
 notebook ends that process only. The grader gives it a :class:`.protocol.Job` and reads back one
 :class:`.protocol.Outcome`. Limits (:class:`.protocol.Limits`): ``cell_timeout`` per cell
 (nbgrader's ``Execute.timeout``), ``notebook_timeout`` for the whole notebook (both raised for an
@@ -20,22 +19,15 @@ import shutil
 import time
 from pathlib import Path
 
-from . import judge, replay
+from . import judge
 from .child import KEPT
 from .course import SOURCE
 from .layout import Submission
-from .processes import last_line
 from .protocol import Job, Limits
 from .repair import SubmissionError, repair_file
 from .workers import Worker
 
-__all__ = ["Result", "prepare_template", "template", "kernel_preload", "limits_for", "grade",
-           "grade_found", "safe_name"]
-
-# The template cache's key holds this and the versions, not the grading code: bump it when what
-# a template holds changes (2: replay plans; 3: seeds and rebound variables, no nested calls;
-# 4: model state digests that leave out the optimizer's per-process name)
-TEMPLATE_FORMAT = 4
+__all__ = ["Result", "kernel_preload", "limits_for", "grade", "grade_found", "safe_name"]
 
 
 @dataclasses.dataclass
@@ -56,99 +48,6 @@ class Result:
         return {"student": self.student, "assignment": self.assignment,
                 "score": float(self.score), "max_score": float(self.max_score),
                 "error": self.error}
-
-
-def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
-    """Make a private course with ``assignment``'s source, release and gradebook."""
-    template = workdir / f"template-{assignment}"
-    shutil.rmtree(template, ignore_errors=True)
-    template.mkdir(parents=True)
-    shutil.copy(root / "nbgrader_config.py", template)
-    shutil.copytree(root / SOURCE / assignment, template / SOURCE / assignment,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    with Worker(once=True) as worker:
-        outcome = worker.run(Job("generate", str(template), assignment, sandbox=False))
-    from ..errors import CourseError
-
-    if not outcome.success:
-        why = f"stopped ({outcome.stopped})" if outcome.stopped else outcome.error
-        raise CourseError(f"nbgrader generate_assignment failed for {assignment}: {why}")
-    for notebook in sorted((template / SOURCE / assignment).glob("*.ipynb")):
-        try:
-            judge.check_state(notebook)
-        except ValueError as exc:
-            raise CourseError(str(exc)) from None
-        _plan_replay(notebook)
-    return template
-
-
-def _plan_replay(notebook: Path) -> None:
-    """Record the replay judge's questions for ``notebook`` (:func:`.replay.make_plan`) beside
-    it, in a process of its own, when it has replayed tests."""
-    import subprocess
-    import sys
-
-    import nbformat
-
-    from ..errors import CourseError
-    from .processes import kernel_env
-
-    if not replay.replayed_cells(nbformat.read(notebook, as_version=4)):
-        return
-    try:
-        done = subprocess.run([sys.executable, "-m", replay.__name__, "plan", str(notebook)],
-                              cwd=notebook.parent, env=kernel_env(), capture_output=True,
-                              text=True, timeout=Limits().notebook_timeout)
-    except subprocess.TimeoutExpired:
-        raise CourseError(f"{notebook.name}: running the solutions to plan the replayed tests "
-                          f"took more than {Limits().notebook_timeout} s") from None
-    if done.returncode != 0:
-        raise CourseError(f"could not plan the replayed tests of {notebook.name}: "
-                          f"{last_line(done.stderr)}")
-
-
-def _digest(root: Path, assignment: str) -> str:
-    """What a template depends on: the assignment's source files, the nbgrader configuration
-    and the versions of nbgrader and this package."""
-    import hashlib
-
-    import nbgrader
-
-    from .. import __version__
-
-    digest = hashlib.sha256(f"{TEMPLATE_FORMAT} {nbgrader.__version__} {__version__}".encode())
-    source = root / SOURCE / assignment
-    for path in sorted([root / "nbgrader_config.py", *source.rglob("*")]):
-        if path.is_file() and ".ipynb_checkpoints" not in path.parts \
-                and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def template(root: Path, assignment: str) -> Path:
-    """``assignment``'s template course, made by :func:`prepare_template` once and reused until
-    its source, the nbgrader configuration or the package versions change.
-
-    Graders only copy it (never write into it); a new one is built beside the cache and moved
-    into place, so two graders building it at once cannot leave a half-made template.
-    """
-    import tempfile
-
-    from ..paths import templates_dir
-
-    cache = templates_dir()
-    target = cache / f"{assignment}-{_digest(root, assignment)}"
-    if target.is_dir():  # moved into place once whole
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".building-", dir=cache) as tmp:
-        built = prepare_template(root, assignment, Path(tmp))
-        try:
-            built.rename(target)
-        except OSError:  # another grader finished the same template first
-            if not target.is_dir():
-                raise
-    return target
 
 
 def kernel_preload(notebook: Path) -> str:

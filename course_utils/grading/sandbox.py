@@ -35,6 +35,7 @@ from . import cgroups, syscalls
 from .replay import ANSWERS
 
 __all__ = ["PASSED_ENV", "KEPT_PATTERNS", "GuardedKernelManager", "SandboxedKernelManager",
+           "manager_class",
            "bwrap_command", "hidden_paths", "unavailable_reason", "require", "warm_caches",
            "copy_assignment_files", "keep_outputs"]
 
@@ -336,3 +337,9 @@ class SandboxedKernelManager(GuardedKernelManager):
             self._box = self._runtime = None
 
     cleanup_resources = _async_cleanup_resources  # AsyncKernelManager binds the base's otherwise
+
+
+def manager_class(sandboxed: bool) -> type[GuardedKernelManager]:
+    """The kernel manager for a grading kernel: in the bubblewrap sandbox or, when the instructor
+    asked for none (``--no-sandbox``), guarded only."""
+    return SandboxedKernelManager if sandboxed else GuardedKernelManager
