@@ -1297,9 +1297,9 @@ def test_nbgrader_metadata(assignment: str) -> None:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from course_utils.grading import sandbox
+    from course_utils.grading import preflight
 
-    sandbox.warm_caches()  # what `course autograde` does before grading in the sandbox
+    preflight.warm_caches()  # what `course autograde` does before grading in the sandbox
     return tmp_path_factory.mktemp("grading")
 
 

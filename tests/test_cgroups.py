@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from jupyter_core.utils import run_sync
 
-from course_utils.grading import cgroups, sandbox
+from course_utils.grading import cgroups, preflight, sandbox
 
 pytestmark = pytest.mark.grading
 
@@ -62,8 +62,8 @@ def test_remove_kills_what_is_left_in_the_cgroup():
 
 
 def test_a_sandboxed_kernel_cannot_start_more_processes_than_its_limit(tmp_path, monkeypatch):
-    if sandbox.unavailable_reason():
-        pytest.skip(sandbox.unavailable_reason())
+    if preflight.unavailable_reason():
+        pytest.skip(preflight.unavailable_reason())
     if os.geteuid() == 0:
         cgroups.remove(_make_or_skip(8))  # as root only the cgroup limits processes
     monkeypatch.setattr(sandbox, "PROCESSES", 64)

@@ -269,10 +269,10 @@ def test_regrade_keeps_manual_scores(course, graded, tmp_path):
 
 
 def _no_bwrap(monkeypatch):
-    from course_utils.grading import sandbox
+    from course_utils.grading import preflight
 
-    monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "bubblewrap (bwrap) is not "
-                                                               "installed")
+    monkeypatch.setattr(preflight, "unavailable_reason", lambda: "bubblewrap (bwrap) is not "
+                                                                 "installed")
 
 
 def test_no_sandbox_possible_refuses_in_one_line(course, graded, monkeypatch, capsys):

@@ -23,7 +23,7 @@ import psutil
 import pytest
 import toy_course
 
-from course_utils.grading import batch, feedback
+from course_utils.grading import batch, feedback, markers
 
 pytestmark = pytest.mark.grading
 MARKER = f"course-leftover-{uuid.uuid4().hex[:8]}"  # in the command line of a left-behind process
@@ -331,9 +331,9 @@ def test_feedback_never_shows_hidden_tests(course, graded):
     assert sorted(pages) == sorted(set(students) - {"input_transformer"})  # never autograded
     hidden = 'checks.expect_number(double(-21), -42, name="double(-21)")'
     own = pages.pop("own_line_in_hidden_test")  # wrote a hidden test's line: sees only that
-    assert feedback.leaks(own, {hidden}) == [hidden] and "Score: 2 / 2" in own
+    assert markers.leaks(own, {hidden}) == [hidden] and "Score: 2 / 2" in own
     for page in pages.values():
-        assert feedback.leaks(page, {hidden}) == [] and "Score: 2 / 2" in page
+        assert markers.leaks(page, {hidden}) == [] and "Score: 2 / 2" in page
     printed = re.findall(r"[A-Za-z0-9+/=]{40,}", pages["leaks_hidden_tests"])
     decoded = [base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace")
                for run in printed]

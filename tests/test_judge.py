@@ -279,10 +279,10 @@ def test_keep_outputs_copies_plain_model_files_only(tmp_path: Path) -> None:
 def test_sandbox_hides_the_test_photos(tmp_path: Path) -> None:
     """In the grading sandbox ELPV's test split and the package's images are empty folders and
     datasets.load gives no test_ds; its train split is still there."""
-    from course_utils.grading import sandbox
+    from course_utils.grading import preflight, sandbox
 
-    if sandbox.unavailable_reason():
-        pytest.skip(sandbox.unavailable_reason())
+    if preflight.unavailable_reason():
+        pytest.skip(preflight.unavailable_reason())
     folder = experiment.data_folder()
     assert any((folder / "test").rglob("*.png"))  # outside: there
     code = (

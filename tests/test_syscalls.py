@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from course_utils.grading import sandbox, syscalls
+from course_utils.grading import preflight, sandbox, syscalls
 
 pytestmark = pytest.mark.grading
 
@@ -42,7 +42,7 @@ def _run(tmp_path, with_filter: bool) -> str:
 
 
 def test_the_filter_refuses_what_the_sandbox_alone_allows(tmp_path):
-    if sandbox.unavailable_reason():
-        pytest.skip(sandbox.unavailable_reason())
+    if preflight.unavailable_reason():
+        pytest.skip(preflight.unavailable_reason())
     assert _run(tmp_path, with_filter=False) == "6 secret 6"
     assert _run(tmp_path, with_filter=True) == "-1 Operation not permitted 6"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import course, gradebook, layout, processes, runner
+from . import course, gradebook, layout, preflight, runner
 from .protocol import CELL_TIMEOUT, MEMORY_LIMIT, NOTEBOOK_TIMEOUT, Limits
 from .templates import template
 
@@ -63,13 +63,11 @@ def autograde(submissions: Path | str, assignment: str | None = None, workers: i
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    processes.asserts_enabled_or_refuse()
+    preflight.asserts_enabled_or_refuse()
     if sandbox and scheduler is None:
-        from . import sandbox as sandboxing
-
-        sandboxing.require()
-        sandboxing.warm_caches()
-    processes.ensure_tools_on_path()
+        preflight.require()
+        preflight.warm_caches()
+    preflight.ensure_tools_on_path()
     root = course.course_root(root)
     known = course.assignments(root)
     if assignment is not None:

@@ -71,13 +71,12 @@ def check_worker() -> str:
     Returns:
         "" when the worker can grade, else why not (one line).
     """
-    from . import processes
-    from . import sandbox as sandboxing
+    from . import preflight
 
     try:
-        processes.asserts_enabled_or_refuse()
-        sandboxing.require()
-        sandboxing.warm_caches()
+        preflight.asserts_enabled_or_refuse()
+        preflight.require()
+        preflight.warm_caches()
     except CourseError as exc:
         return str(exc)
     return ""

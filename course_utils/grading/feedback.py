@@ -13,8 +13,6 @@ student's page, and is reported.
 
 from __future__ import annotations
 
-import html as html_lib
-import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,22 +23,12 @@ from ..atomic import atomic_path
 from ..errors import CourseError
 from . import course, judge, runner
 from .execute import is_test_cell
+from .markers import hidden_test_lines, leaks, safe_message
 from .protocol import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, Job, Limits
-from .release import hidden_test_lines
 from .repair import SubmissionError, grade_id, read_notebook, repair
 from .workers import Worker
 
-__all__ = ["feedback", "leaks", "safe_message"]
-
-_ENCODED = re.compile(r"[A-Za-z0-9+/=_-]{40,}")  # base64, hex and the like
-
-
-def leaks(html: str, hidden: set[str]) -> list[str]:
-    """Lines of hidden-test code found in ``html`` (marker comments alone reveal nothing, and a
-    student may type them)."""
-    text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
-    return sorted(line for line in hidden if line in text)
-
+__all__ = ["feedback"]
 
 def _limit_outputs(nb, max_lines: int = 1000, max_chars: int = 10_000) -> None:
     """Shorten huge stream outputs (a million printed lines must not make a 10 MB page)."""
@@ -53,15 +41,6 @@ def _limit_outputs(nb, max_lines: int = 1000, max_chars: int = 10_000) -> None:
                 if len(lines) > max_lines:
                     kept.append(f"... ({len(lines) - max_lines} more lines not shown)\n")
                 output.text = "".join(kept)
-
-
-def safe_message(message: str, hidden: set[str]) -> str:
-    """The first line of a failure message, at most 200 characters, or a note that it was
-    withheld because it quotes hidden tests or carries encoded data."""
-    first = (message.strip().splitlines() or [""])[0][:200]
-    if any(line in message for line in hidden) or _ENCODED.search(message):
-        return "(the message is withheld: it quoted hidden tests or encoded data)"
-    return first
 
 
 def _visible_notebook(submitted: Path, release: Path) -> nbformat.NotebookNode:
@@ -204,7 +183,7 @@ def feedback(assignment: str | None = None, root: Path | str | None = None,
     if assignment:
         course.source_notebook(root, assignment)
     if sandbox:
-        from .sandbox import require, warm_caches
+        from .preflight import require, warm_caches
 
         require()
         warm_caches()

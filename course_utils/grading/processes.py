@@ -1,6 +1,6 @@
 """Grading processes, the plumbing: their environment, their limits, killing their trees.
 
-A leaf of :mod:`course_utils.grading` (it imports nothing from the course but its errors):
+A leaf of :mod:`course_utils.grading` (it imports nothing from the course):
 :mod:`.workers` starts ``python -m course_utils.grading.child`` (:data:`CHILD`) with
 :func:`kernel_env` and watches its tree with :func:`over_limit`.
 """
@@ -8,24 +8,13 @@ A leaf of :mod:`course_utils.grading` (it imports nothing from the course but it
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from ..errors import CourseError
-
-__all__ = ["CHILD", "asserts_enabled_or_refuse", "ensure_tools_on_path", "kernel_env",
-           "kill_tree", "tree_rss", "over_limit", "last_line"]
+__all__ = ["CHILD", "kernel_env", "kill_tree", "tree_rss", "over_limit", "last_line"]
 
 CHILD = "course_utils.grading.child"  # the module grading processes run
-
-
-def ensure_tools_on_path() -> None:
-    """Put this Python's bin folder on PATH: nbgrader's Gradebook runs ``alembic`` from it."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
 
 
 def kernel_env() -> dict[str, str]:
@@ -91,24 +80,3 @@ def last_line(text: str | None) -> str:
     """The last non-empty line of a log or message, at most 300 characters."""
     lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else "no output"
-
-
-def asserts_enabled_or_refuse() -> None:
-    """The canary: refuse to grade when ``assert`` would be skipped.
-
-    Raises:
-        CourseError: PYTHONOPTIMIZE is set, Python runs with -O, or a kernel-environment Python
-            does not fail ``assert False``. Every test cell would pass otherwise.
-    """
-    why = None
-    if os.environ.get("PYTHONOPTIMIZE"):
-        why = f"PYTHONOPTIMIZE={os.environ['PYTHONOPTIMIZE']} is set"
-    elif sys.flags.optimize:
-        why = "Python runs with -O"
-    elif subprocess.run([sys.executable, "-c", "assert False"], env=kernel_env(),
-                        capture_output=True).returncode == 0:
-        why = "a grading Python ignores assert statements"
-    if why:
-        raise CourseError(f"refusing to grade: {why}, so assert statements in test cells would "
-                          "be skipped and every answer would pass. Unset PYTHONOPTIMIZE / drop -O "
-                          "and run again")

@@ -16,29 +16,15 @@ import nbformat
 from ..errors import CourseError
 from . import course, markers, templates
 
-__all__ = ["EXTRA_FILES", "FORBIDDEN", "release", "hidden_test_lines", "check_released"]
+__all__ = ["EXTRA_FILES", "FORBIDDEN", "release", "check_released"]
 
 EXTRA_FILES: dict[str, tuple[str, ...]] = {}  # assignment -> files students also receive
 FORBIDDEN = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
-def hidden_test_lines(notebook: Path) -> set[str]:
-    """Non-trivial lines of code that occur only inside the hidden-test regions of a notebook.
-
-    A line that also appears elsewhere in the source (a visible test repeating a check) is not
-    secret, so finding it in a student's notebook or feedback is no leak.
-    """
-    hidden, visible = set(), set()
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        shown, secret = markers.split(cell.source)
-        hidden.update(line.strip() for line in secret if len(line.strip()) > 8)
-        visible.update(line.strip() for line in shown)
-    return hidden - visible
-
-
 def check_released(folder: Path, source_notebook: Path, allowed: tuple[str, ...] = ()) -> None:
     """Raise CourseError if anything instructor-only is in a generated assignment folder."""
-    hidden = hidden_test_lines(source_notebook)
+    hidden = markers.hidden_test_lines(source_notebook)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = path.relative_to(folder).as_posix()
         if name != source_notebook.name and name not in allowed:

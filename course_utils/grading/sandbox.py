@@ -20,23 +20,20 @@ sandbox; nothing else is shared. The environment is cleared except for a short a
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from ..errors import CourseError
 from . import cgroups, syscalls
 from .replay import ANSWERS
 
 __all__ = ["PASSED_ENV", "KEPT_PATTERNS", "GuardedKernelManager", "SandboxedKernelManager",
            "manager_class",
-           "bwrap_command", "hidden_paths", "unavailable_reason", "require", "warm_caches",
+           "bwrap_command", "hidden_paths",
            "copy_assignment_files", "keep_outputs"]
 
 # Environment variables a sandboxed kernel may see (everything else is cleared).
@@ -61,9 +58,6 @@ CPU_SECONDS = 3600
 # (.replay), and the Keras models the student saved; pattern -> at most this many files.
 KEPT_PATTERNS = {f"{ANSWERS}-*": 64, "*.keras": 4}
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
-INSTALL_HINT = ("install bubblewrap 0.8 or later (Debian/Ubuntu: `apt-get install bubblewrap`; "
-                "Fedora: `dnf install bubblewrap`) on a Linux machine with user namespaces, or pass "
-                "--no-sandbox to grade without one (student code then runs with your rights)")
 
 
 def _read_only_paths() -> list[Path]:
@@ -151,61 +145,6 @@ def bwrap_command(work: Path, runtime: Path, env: dict[str, str] | None = None,
             args += ["--setenv", name, env[name]]
     return [*args, "--", "prlimit", f"--nproc={PROCESSES}", f"--fsize={FILE_BYTES}",
             f"--cpu={CPU_SECONDS}", "--core=0", "--"]
-
-
-@functools.cache
-def unavailable_reason() -> str | None:
-    """Why a sandbox cannot be made here, or None when ``bwrap`` works."""
-    if not sys.platform.startswith("linux"):
-        return f"the grading sandbox needs Linux (this is {sys.platform})"
-    if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed"
-    if shutil.which("prlimit") is None:
-        return "prlimit (util-linux) is not installed"
-    with tempfile.TemporaryDirectory(prefix="course-sandbox-probe-") as tmp:
-        probe = subprocess.run([*bwrap_command(Path(tmp), Path(tmp)), sys.executable, "-c", ""],
-                               capture_output=True, text=True)
-    if probe.returncode != 0:
-        last = (probe.stderr.strip().splitlines() or ["no message"])[-1]
-        return f"bubblewrap cannot create a sandbox here ({last})"
-    return None
-
-
-def require() -> None:
-    """Raise a one-line :class:`CourseError` when grading cannot be sandboxed here."""
-    reason = unavailable_reason()
-    if reason:
-        raise CourseError(f"refusing to grade without a sandbox: {reason}; {INSTALL_HINT}")
-
-
-# What the offline profile reads from Keras's cache and the data folder, which a sandboxed
-# kernel sees read-only: built once here, outside the sandbox (a no-op when already there).
-_WARM = """
-from course_utils import datasets, env, weights
-profile = env.select_profile("offline")
-datasets.offline_dataset(samples_per_class=profile.samples_per_class)
-for include_top in (True, False):
-    weights.resolve("efficientnet_lite0", include_top)
-from course_utils.checks import experiment
-experiment.data_folder()
-"""
-
-
-def warm_caches() -> None:
-    """Build the offline datasets and Lite0's converted weights before sandboxed kernels need
-    them (they cannot write the caches, and must not share a writable one).
-
-    Raises:
-        CourseError: building them failed (the last line of the error says why).
-    """
-    from .processes import kernel_env
-
-    done = subprocess.run([sys.executable, "-c", _WARM], env=kernel_env(), capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise CourseError(f"could not prepare the offline dataset and weights for the sandbox: "
-                          f"{last}; run `course doctor`")
 
 
 def _not_plain(folder: str, names: list[str]) -> list[str]:
