@@ -136,8 +136,7 @@ def _one(root: Path, gradebook_path: Path, assignment: str, stem: str, student: 
         with Worker(once=True) as worker:
             outcome = worker.run(Job("execute", str(notebook), sandbox=sandbox, limits=limits))
         if not outcome.success:
-            why = f"stopped ({outcome.stopped})" if outcome.stopped else outcome.error
-            raise CourseError(f"the visible-tests run failed: {why}")
+            raise CourseError(f"the visible-tests run failed: {outcome.error}")
         nb = nbformat.read(notebook, as_version=4)
     _limit_outputs(nb)
     autograded = root / "autograded" / student / assignment / f"{stem}.ipynb"

@@ -91,7 +91,7 @@ class Outcome:
     Attributes:
         success: the job was done (for ``autograde``: nbgrader wrote the graded notebook and the
             test guard reported).
-        error: why not, in one line.
+        error: why not, in one line (``stopped (time)`` when the grader killed the run).
         tampering: the test guard's findings (``autograde``): the score must be withheld.
         timed_out_cells: grade ids (or ``cell N``) of the cells interrupted at the cell limit.
         dead_kernel: the kernel died while running the notebook.

@@ -40,8 +40,8 @@ def prepare_template(root: Path, assignment: str, workdir: Path) -> Path:
     from ..errors import CourseError
 
     if not outcome.success:
-        why = f"stopped ({outcome.stopped})" if outcome.stopped else outcome.error
-        raise CourseError(f"nbgrader generate_assignment failed for {assignment}: {why}")
+        raise CourseError(f"nbgrader generate_assignment failed for {assignment}: "
+                          f"{outcome.error}")
     for notebook in sorted((template / SOURCE / assignment).glob("*.ipynb")):
         try:
             judge.check_state(notebook)

@@ -54,8 +54,8 @@ class Worker:
 
         Returns:
             The grading process's :class:`.protocol.Outcome`, or one made here: ``stopped``
-            ("time" or "memory") when it was killed, ``error`` with its exit status and last
-            log line when it died.
+            ("time" or "memory", and ``error`` "stopped (time)") when it was killed, ``error``
+            with its exit status and last log line when it died.
         """
         if self._proc is None or self._proc.poll() is not None:
             self._proc = self._start()
@@ -73,7 +73,8 @@ class Worker:
                                                spare)
                 if stopped:
                     self.close(kill=True)
-                    return protocol.Outcome(False, stopped=stopped)
+                    return protocol.Outcome(False, error=f"stopped ({stopped})",
+                                            stopped=stopped)
                 if not selector.select(timeout=0.5):
                     continue
                 line = proc.stdout.readline()
