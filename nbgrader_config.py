@@ -20,13 +20,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Training cells take longer than nbgrader's 30 s default. The one per-cell limit is
-# course_utils.grading.protocol.CELL_TIMEOUT (120 s), used here so plain `nbgrader` commands and
-# `course autograde` agree; the whole notebook is capped by protocol.NOTEBOOK_TIMEOUT (300 s).
-from course_utils.grading.protocol import CELL_TIMEOUT  # noqa: E402
-
-c.Execute.timeout = CELL_TIMEOUT
-c.Execute.interrupt_on_timeout = True
+# Training cells take longer than nbgrader's 30 s default: GuardedExecute (below) interrupts a
+# cell after course_utils.grading.protocol.CELL_TIMEOUT (120 s), for plain `nbgrader` commands
+# and `course autograde` alike; the grader also caps a whole notebook (NOTEBOOK_TIMEOUT, 300 s).
 
 # A deleted test cell is put back from the source by course_utils.grading.repair, at the right
 # place, before nbgrader sees the notebook (nbgrader's OverwriteCells only restores cells that

@@ -168,7 +168,7 @@ WRONG: dict[str, dict[str, dict[str, str]]] = {
 # that must fail, each with a text its message must contain. Every other test cell must pass, so
 # the answers in cells that are not listed as failing are alternative correct solutions. A test
 # cell reports only its first failure: mistakes that share a test cell go in separate variants.
-VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
+VARIANTS: dict[str, dict[str, dict]] = {
     "ex01_imagenet": {
         "abs_and_mobilenet_scaling": {
             "answers": {
@@ -235,6 +235,21 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "    return float(1 - (top == np.asarray(labels)[:, None]).any(axis=1).mean())\n"),
             },
             "failures": {"test_top5_error": "top-1 error"},  # the grader's question is no test
+        },
+        # Each of the grader's calls has the cell limit: a function that hangs on them fails
+        # its own test as a timeout; every other answer still counts.
+        "hangs_on_the_graders_calls": {
+            "answers": {
+                "top5_error": (
+                    "import inspect\n\n\n"
+                    "def top5_error(probs, labels):\n"
+                    "    while any(f.filename.endswith('replay.py') for f in inspect.stack()):\n"
+                    "        pass\n"
+                    "    top5 = np.argsort(probs, axis=1)[:, -5:]\n"
+                    "    return float(1 - (top5 == np.asarray(labels)[:, None]).any(axis=1).mean())\n"),
+            },
+            "failures": {"test_top5_error": "top5_error ran longer than 30 s on the grader's"},
+            "cell_timeout": 30,
         },
         "spies_on_the_tests_in_its_kernel": {
             "answers": {
@@ -515,15 +530,13 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     " epochs=12,\n"
                     "             callbacks=[stop], verbose=0)\n"
                     "    return head\n"),
-                "multilabel": (  # a metric function that thresholds the logits at 0
-                    "def hits(y_true, logits):\n"
-                    "    said = keras.ops.cast(logits > 0, 'float32')\n"
-                    "    return keras.ops.mean(keras.ops.cast(said == y_true, 'float32'))\n\n\n"
+                "multilabel": (  # a named metric; the threshold moved to the logits
                     "def multilabel_head(num_features, num_labels, dropout=0.2):\n"
                     "    head = keras.Sequential([keras.Input((num_features,)),\n"
                     "                             keras.layers.Dropout(dropout),\n"
                     "                             keras.layers.Dense(num_labels)])\n"
-                    "    head.compile(optimizer='adam', metrics=[hits],\n"
+                    "    head.compile(optimizer=keras.optimizers.Adam(), metrics=[\n"
+                    "                     keras.metrics.BinaryAccuracy(name='hits', threshold=0.0)],\n"
                     "                 loss=keras.losses.BinaryCrossentropy(from_logits=True))\n"
                     "    return head\n\n\n"
                     "def predict_labels(head, features, threshold=0.5):\n"
@@ -540,6 +553,27 @@ VARIANTS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
                     "    return keras.Model(inputs, classifier(x))\n"),
             },
             "failures": {},
+        },
+        # A right metric, but a function of the student's: the grader checks the head outside
+        # the kernel and runs no code of the student's there, as the instructions say.
+        "own_metric_function": {
+            "answers": {
+                "multilabel": (
+                    "def hits(y_true, logits):\n"
+                    "    said = keras.ops.cast(logits > 0, 'float32')\n"
+                    "    return keras.ops.mean(keras.ops.cast(said == y_true, 'float32'))\n\n\n"
+                    "def multilabel_head(num_features, num_labels, dropout=0.2):\n"
+                    "    head = keras.Sequential([keras.Input((num_features,)),\n"
+                    "                             keras.layers.Dropout(dropout),\n"
+                    "                             keras.layers.Dense(num_labels)])\n"
+                    "    head.compile(optimizer='adam', metrics=[hits],\n"
+                    "                 loss=keras.losses.BinaryCrossentropy(from_logits=True))\n"
+                    "    return head\n\n\n"
+                    "def predict_labels(head, features, threshold=0.5):\n"
+                    "    logits = np.asarray(head.predict(features, verbose=0))\n"
+                    "    return 1 / (1 + np.exp(-logits)) >= threshold\n"),
+            },
+            "failures": {"test_multilabel_head": "no loss or metric function of your own"},
         },
         "flip_only_and_test_set_early_stopping": {
             "answers": {
@@ -1325,16 +1359,19 @@ def _submission(release: Path, source: Path, answers: dict[str, str | None]) -> 
     return nb
 
 
-def _grade(template: Path, assignment: str, student: str, nb, workdir: Path, worker):
-    """Grade ``nb``; return the runner's Result and {test grade_id: (score, error message)}."""
+def _grade(template: Path, assignment: str, student: str, nb, workdir: Path, worker,
+           cell_timeout: int | None = None):
+    """Grade ``nb`` (with the default limits, or ``cell_timeout``); return the runner's Result
+    and {test grade_id: (score, error message)}."""
     from nbgrader.utils import determine_grade
 
-    from course_utils.grading import runner
+    from course_utils.grading import protocol, runner
 
     path = workdir / f"{student}-{assignment}.ipynb"
     nbformat.write(nb, path)
+    limits = protocol.Limits(cell_timeout=cell_timeout) if cell_timeout else None
     result = runner.grade(template, student, assignment, path, assignment, workdir,
-                          worker=worker)
+                          limits=limits, worker=worker)
     assert result.error is None, f"{student}: {result.error}"
     print(f"{assignment} {student}: {result.score:g}/{result.max_score:g} in {result.seconds:.0f} s")
     graded = nbformat.read(result.folder / "autograded" / student / assignment
@@ -1402,7 +1439,7 @@ def test_graded_variant(assignment: str, variant: str, workdir: Path, worker) ->
     student = f"v{list(VARIANTS[assignment]).index(variant)}"
     print(f"{assignment} {student} = {variant}")
     result, cells = _grade(template, assignment, student, _submission(release, source, answers),
-                           workdir, worker)
+                           workdir, worker, spec.get("cell_timeout"))
     failed = {gid: message for gid, (score, message) in cells.items() if score == 0}
     assert set(failed) == set(spec["failures"]), failed
     for gid, pitfall in spec["failures"].items():

@@ -1,4 +1,5 @@
-"""The grader's conversation with its grading processes (course_utils.grading.protocol)."""
+"""The grader's conversations with its grading and judge processes
+(course_utils.grading.protocol)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 import pytest
 
 from course_utils.grading import protocol
-from course_utils.grading.protocol import Job, Limits, Outcome, Spare
+from course_utils.grading.protocol import Job, Judgement, Limits, Outcome, Spare, Verdicts
 
 
 @pytest.mark.parametrize("message", [
@@ -18,6 +19,9 @@ from course_utils.grading.protocol import Job, Limits, Outcome, Spare
     Outcome(False, error="the kernel died", dead_kernel=True),
     Outcome(True, tampering=["test_x neither passed nor failed"], timed_out_cells=["cell 3"]),
     Outcome(False, stopped="memory"),
+    Judgement("replay", "/t/solutions/ex01/ex01.ipynb", "/t/kept", ["test_a", "test_b"], 300),
+    Verdicts({"test_a": {"passed": False, "lines": ["x"], "error": ["AssertionError", "no"]}}),
+    Verdicts(timed_out=True), Verdicts(failed="KeyError: 'x'"),
 ])
 def test_each_message_crosses_as_one_json_line_and_comes_back_equal(message):
     stream = io.StringIO()
@@ -31,6 +35,7 @@ def test_each_message_crosses_as_one_json_line_and_comes_back_equal(message):
     "not json", "[]", '{"Job": {"kind": "autograde"}}',  # no root
     '{"Job": {"kind": "rm -rf", "root": "/"}}',  # no such kind
     '{"Outcome": {"success": true, "score": 3}}',  # no such field
+    '{"Judgement": {"name": "replay", "source": "s", "kept": "k"}}',  # no cells, no timeout
     '{"Result": {"success": true}}',  # no such message
     '{"Job": {"kind": "execute", "root": "x"}, "Outcome": {"success": true}}',  # two at once
 ])

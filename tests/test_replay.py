@@ -49,14 +49,15 @@ def _notebook(folder: Path, answer: str = REFERENCE, test: str = TEST,
     return path
 
 
-def _judge(source: Path, student: dict, tmp_path: Path) -> dict:
-    """Plan ``source``, answer from the functions in ``student``, replay: the test's verdict."""
+def _judge(source: Path, student: dict, tmp_path: Path, seconds: float | None = None) -> dict:
+    """Plan ``source``, answer from the functions in ``student`` (each call limited to
+    ``seconds``), replay: the test's verdict."""
     plan = source.parent / replay.PLAN / source.stem
     replay.check_plan(source, plan, replay.make_plan(source, plan))
     kept = tmp_path / "kept"
     kept.mkdir(exist_ok=True)
     student.setdefault("np", np)  # the kernel's namespace: its functions' globals
-    replay.answer(plan, kept / f"{replay.ANSWERS}-{source.stem}", student)
+    replay.answer(plan, kept / f"{replay.ANSWERS}-{source.stem}", student, seconds=seconds)
     return replay.judge_cells(source, kept, ["test_double"])["test_double"]
 
 
@@ -120,6 +121,25 @@ def test_an_exception_and_a_missing_function_fail_the_test(tmp_path: Path) -> No
     assert _judge(source, raising, tmp_path)["error"][0] == "KeyError"
     assert _judge(source, {}, tmp_path)["error"] == ["NameError",
                                                      "name 'double' is not defined"]
+
+
+def test_a_call_past_the_cell_limit_fails_as_a_timeout_and_the_others_are_answered(
+        tmp_path: Path) -> None:
+    """The kernel answers each of the grader's calls within the cell limit: a function that
+    hangs on the hidden input fails that call with a TimeoutError; the visible call before it
+    still passes, and the kernel's own SIGALRM handler is put back."""
+    import signal
+
+    source = _notebook(tmp_path)
+    hangs = _defined("def double(values):\n"
+                     "    while any(v < 0 for v in values):\n"
+                     "        pass\n"
+                     "    return [2 * v for v in values]\n")
+    handler = signal.getsignal(signal.SIGALRM)
+    assert _judge(source, hangs, tmp_path, seconds=0.5)["error"] == [
+        "TimeoutError", "double ran longer than 0.5 s on the grader's inputs and was interrupted"]
+    assert signal.getsignal(signal.SIGALRM) is handler
+    assert _judge(source, _defined(REFERENCE), tmp_path, seconds=0.5)["passed"]
 
 
 def test_changes_to_the_inputs_reach_the_test(tmp_path: Path) -> None:

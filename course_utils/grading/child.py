@@ -8,7 +8,8 @@ classifies itself (nbgrader's result, the test guard's report, a dead kernel, ti
 It keeps nbgrader imported between jobs and one spare kernel booting (see :class:`Spares`), so
 the next student's kernel has already imported TensorFlow; every kernel serves exactly one
 student and is then shut down. With ``--once`` it does one job, with no spare kernel, and exits:
-the grader's one-shot run (``course autograde --cold``, templates, feedback).
+the grader's one-shot run (``course autograde --cold``, templates, feedback). With ``--boxes
+DIR`` its sandboxes' folders go in DIR (the worker's own folder, removed with it).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
 
     from .course import SOURCE
     from .judge import judged_cells, sent_names
+    from .replay import PLAN
 
     limits = limits or protocol.Limits()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
@@ -68,6 +70,9 @@ def run_nbgrader(command: str, root: Path, assignment: str, student: str | None 
     sources = sorted((root / SOURCE / assignment).glob("*.ipynb"))
     # from the template's source, not the submission
     overrides.GuardedExecute.judged = [gid for source in sources for gid in judged_cells(source)]
+    overrides.GuardedExecute.planned = [source.stem for source in sources
+                                        if (source.parent / PLAN / source.stem / "plan.json")
+                                        .is_file()]
     overrides.GuardedExecute.sends = sorted({name for source in sources
                                              for names in sent_names(source).values()
                                              for name in names})
@@ -228,10 +233,14 @@ class Spares:
             self._next = None
 
 
-def serve(once: bool = False) -> int:
+def serve(once: bool = False, boxes: str | None = None) -> int:
     """The grading process's loop (see the module docstring); returns at the end of its input,
-    or after one job with ``once``."""
+    or after one job with ``once``. Sandboxes are made in ``boxes`` (None: the system's
+    temporary folder)."""
     from . import execute
+    from .sandbox import SandboxedKernelManager
+
+    SandboxedKernelManager.boxes = boxes
 
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything else printed goes to the log
@@ -262,5 +271,15 @@ def serve(once: bool = False) -> int:
     return 0
 
 
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils.grading.child")
+    parser.add_argument("--once", action="store_true", help="do one job, then exit")
+    parser.add_argument("--boxes", help="the folder the sandboxes are made in")
+    args = parser.parse_args(argv)
+    return serve(once=args.once, boxes=args.boxes)
+
+
 if __name__ == "__main__":
-    sys.exit(serve(once=sys.argv[1:] == ["--once"]))
+    sys.exit(_main(sys.argv[1:]))

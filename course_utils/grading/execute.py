@@ -46,8 +46,9 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, List, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
+from .protocol import CELL_TIMEOUT
 from .replay import ANSWERS, PLAN
 from .sandbox import manager_class
 
@@ -96,6 +97,10 @@ def _error(ename: str, message: str) -> NotebookNode:
 class GuardedExecute(Execute):
     """nbgrader's Execute, with guarded test cells and canaries (see the module docstring)."""
 
+    # Training cells take longer than nbgrader's 30 s default: the one per-cell limit, so
+    # plain `nbgrader autograde` with nbgrader_config.py and `course autograde` agree.
+    timeout = Integer(CELL_TIMEOUT, allow_none=True,
+                      help="Seconds a cell may run before it is interrupted.").tag(config=True)
     sandbox = Bool(False, help="Run the kernel in the bubblewrap sandbox.").tag(config=True)
     report = Unicode("", help="JSON file for tampering findings (empty: not written).").tag(
         config=True)
@@ -105,6 +110,10 @@ class GuardedExecute(Execute):
                   "kernel: their code is not run in it.").tag(config=True)
     sends = List(Unicode(), help="notebook variables the kernel sends to the judge after the "
                  "last cell (.judge.sent_names).").tag(config=True)
+    planned = List(Unicode(), help="stems of the notebooks whose functions the judge calls "
+                   "after the last cell (a .replay plan).").tag(config=True)
+
+    probe = None  # the cell preprocess appends: the kernel answers the grader's calls
 
     def create_kernel_manager(self):  # noqa: D102 (nbclient's API)
         self.kernel_manager_class = manager_class(self.sandbox)
@@ -125,8 +134,10 @@ class GuardedExecute(Execute):
         stem = (resources or {}).get("unique_key")
         probe = nbformat.v4.new_code_cell(
             f"__import__('course_utils.grading.replay', fromlist=['answer']).answer("
-            f"{f'{PLAN}/{stem}'!r}, {f'{ANSWERS}-{stem}'!r}, sends={list(self.sends)!r})") \
-            if stem else None
+            f"{f'{PLAN}/{stem}'!r}, {f'{ANSWERS}-{stem}'!r}, sends={list(self.sends)!r}, "
+            f"seconds={self.timeout!r})") \
+            if stem and (stem in self.planned or self.sends) else None
+        self.probe = probe
         if probe is not None:
             nb.cells.append(probe)
         try:
@@ -159,6 +170,15 @@ class GuardedExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None,
                                  store_history=True):  # noqa: D102 (nbclient's API)
+        if cell is self.probe:
+            # each of the grader's calls has the cell limit (replay.answer); the probe cell as
+            # a whole has the notebook's, which the worker enforces
+            limit, self.timeout = self.timeout, None
+            try:
+                return await super().async_execute_cell(cell, cell_index, execution_count,
+                                                        store_history)
+            finally:
+                self.timeout = limit
         if not is_test_cell(cell) or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count,
                                                     store_history)

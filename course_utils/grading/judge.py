@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
+import io
 import os
 import select
 import signal
@@ -29,6 +29,8 @@ from pathlib import Path
 
 import nbformat
 
+from . import protocol
+from .protocol import Judgement, Verdicts
 from .repair import grade_id
 
 __all__ = ["JUDGES", "TIMEOUT", "judged_cells", "sent_names", "check_state", "run_judge", "Server", "apply"]
@@ -171,44 +173,51 @@ def run_judge(name: str, source: Path, kept: Path, cells: list[str], timeout: in
     Raises:
         RuntimeError: the judge itself failed (a bug, or a template it cannot read).
     """
-    job = {"name": name, "source": str(source), "kept": str(kept), "cells": cells,
-           "timeout": timeout}
+    job = Judgement(name, str(source), str(kept), list(cells), timeout)
     reply = server.ask(job) if server is not None and FORKS else _ask_once(job)
-    if reply.get("timeout"):
+    if reply.timed_out:
         return {gid: {"score": 0.0, "lines": [f"judging took more than {timeout} s"]}
                 for gid in cells}
-    if "failed" in reply:
-        raise RuntimeError(f"the {name} judge failed on {kept}: {reply['failed']}")
-    return {gid: reply["verdicts"].get(gid, {"score": 0.0, "lines": ["this test did not run"]})
+    if reply.failed is not None:
+        raise RuntimeError(f"the {name} judge failed on {kept}: {reply.failed}")
+    return {gid: reply.verdicts.get(gid, {"score": 0.0, "lines": ["this test did not run"]})
             for gid in cells}
 
 
-def _ask_once(job: dict) -> dict:
+def _ask_once(job: Judgement) -> Verdicts:
     """Judge ``job`` in a new ``python -m course_utils.grading.judge`` process."""
     from .processes import kernel_env
 
+    line = io.StringIO()
+    protocol.send(line, job)
     try:
-        done = subprocess.run([sys.executable, "-m", __name__], input=json.dumps(job),
-                              capture_output=True, text=True, timeout=job["timeout"],
+        done = subprocess.run([sys.executable, "-m", __name__], input=line.getvalue(),
+                              capture_output=True, text=True, timeout=job.timeout,
                               env=kernel_env())
     except subprocess.TimeoutExpired:
-        return {"timeout": True}
+        return Verdicts(timed_out=True)
+    return _reply(done.stdout, (done.stderr.strip().splitlines() or ["no message"])[-1])
+
+
+def _reply(output: str, otherwise: str) -> Verdicts:
+    """The :class:`Verdicts` on the last line of a judge process's ``output``; when there is
+    none, ``otherwise`` is why the judge failed."""
     try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        reply = protocol.receive(output.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        return {"failed": (done.stderr.strip().splitlines() or ["no message"])[-1]}
+        return Verdicts(failed=otherwise)
+    return reply if isinstance(reply, Verdicts) else Verdicts(failed=otherwise)
 
 
-def _judge(job: dict) -> dict:
-    """The reply to one judgement, computed in this process: ``{"verdicts": {...}}``, or
-    ``{"failed": message}`` when the judge raised (its traceback goes to stderr)."""
+def _judge(job: Judgement) -> Verdicts:
+    """The reply to one judgement, computed in this process (when the judge raises, its
+    traceback goes to stderr and its one line is the reply's ``failed``)."""
     try:
-        module = importlib.import_module(JUDGES[job["name"]])
-        return {"verdicts": module.judge_cells(Path(job["source"]), Path(job["kept"]),
-                                               job["cells"])}
+        module = importlib.import_module(JUDGES[job.name])
+        return Verdicts(module.judge_cells(Path(job.source), Path(job.kept), job.cells))
     except Exception as exc:  # noqa: BLE001 (reported to the grader, which withholds the score)
         traceback.print_exc()
-        return {"failed": f"{type(exc).__name__}: {exc}"}
+        return Verdicts(failed=f"{type(exc).__name__}: {exc}")
 
 
 class Server:
@@ -237,20 +246,19 @@ class Server:
                                           stderr=subprocess.DEVNULL, text=True, bufsize=1,
                                           env=kernel_env())
 
-    def ask(self, job: dict) -> dict:
-        """The reply to ``job`` (see :func:`_judge`), or ``{"timeout": True}``."""
+    def ask(self, job: Judgement) -> Verdicts:
+        """The reply to ``job`` (see :func:`_judge`)."""
         self.start()
         try:
-            self._proc.stdin.write(json.dumps(job) + "\n")
-            self._proc.stdin.flush()
-            if select.select([self._proc.stdout], [], [], job["timeout"] + self.START)[0]:
-                line = self._proc.stdout.readline()
-                if line:
-                    return json.loads(line)
+            protocol.send(self._proc.stdin, job)
+            if select.select([self._proc.stdout], [], [], job.timeout + self.START)[0]:
+                reply = protocol.receive(self._proc.stdout.readline())
+                if isinstance(reply, Verdicts):
+                    return reply
         except (BrokenPipeError, ValueError):
             pass
         self.close()
-        return {"failed": "the judge process stopped answering"}
+        return Verdicts(failed="the judge process stopped answering")
 
     def close(self) -> None:
         """Stop the server process (a judgement in progress with it)."""
@@ -265,18 +273,26 @@ class Server:
 
 
 def _serve() -> int:
-    """The server's loop: one JSON job per line of stdin, one JSON reply per line of stdout."""
+    """The server's loop: one :class:`Judgement` per line of stdin, one :class:`Verdicts` per
+    line of stdout."""
     for module in ("nbformat", "IPython.core.inputtransformer2", "keras", *JUDGES.values()):
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     for line in sys.stdin:
-        job = json.loads(line)
-        print(json.dumps(_forked(job)), flush=True)
+        protocol.send(sys.stdout, _forked(_judgement(line)))
     return 0
 
 
-def _forked(job: dict) -> dict:
-    """:func:`_judge` in a forked child, killed after ``job["timeout"]`` seconds."""
+def _judgement(line: str) -> Judgement:
+    """The :class:`Judgement` on ``line``; ValueError for anything else."""
+    job = protocol.receive(line)
+    if not isinstance(job, Judgement):
+        raise ValueError(f"a judge takes judgements, not {type(job).__name__}")
+    return job
+
+
+def _forked(job: Judgement) -> Verdicts:
+    """:func:`_judge` in a forked child, killed after ``job.timeout`` seconds."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: nothing it prints may reach the server's stdout
@@ -284,11 +300,11 @@ def _forked(job: dict) -> dict:
             os.close(read_end)
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
             with os.fdopen(write_end, "w") as out:
-                out.write(json.dumps(_judge(job)))
+                protocol.send(out, _judge(job))
         finally:
             os._exit(0)  # never back into the server's loop, whatever the judgement raised
     os.close(write_end)
-    deadline, chunks = time.monotonic() + job["timeout"], []
+    deadline, chunks = time.monotonic() + job.timeout, []
     with os.fdopen(read_end, "rb") as pipe:
         while select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
             chunk = os.read(pipe.fileno(), 1 << 16)
@@ -298,12 +314,10 @@ def _forked(job: dict) -> dict:
         else:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return {"timeout": True}
+            return Verdicts(timed_out=True)
     os.waitpid(pid, 0)
-    try:
-        return json.loads(b"".join(chunks))
-    except ValueError:
-        return {"failed": "the judge's process ended without a verdict"}
+    return _reply(b"".join(chunks).decode(errors="replace"),
+                  "the judge's process ended without a verdict")
 
 
 def apply(source: Path, graded: Path, db: Path, kept: Path, assignment: str,
@@ -364,7 +378,7 @@ def _main(argv: list[str]) -> int:
     reply as one JSON line; ``... judge serve``: :class:`Server`'s side."""
     if argv == ["serve"]:
         return _serve()
-    print(json.dumps(_judge(json.loads(sys.stdin.read()))))
+    protocol.send(sys.stdout, _judge(_judgement(sys.stdin.read())))
     return 0
 
 

@@ -1,12 +1,16 @@
-"""The one conversation between the grader and its grading processes: a Job in, an Outcome out.
+"""The conversations between the grader and the processes it starts, as typed JSON lines.
 
-The grader (:mod:`.workers`, used by :mod:`.runner` and :mod:`.feedback`) writes a :class:`Job`
-as one JSON line on a grading process's stdin; the grading process (:mod:`.child`) does it and
-answers on its stdout with a :class:`Spare` line when it has taken a kernel, then one
+*Grading*: the grader (:mod:`.workers`, used by :mod:`.runner` and :mod:`.feedback`) writes a
+:class:`Job` as one JSON line on a grading process's stdin; the grading process (:mod:`.child`)
+does it and answers on its stdout with a :class:`Spare` line when it has taken a kernel, then one
 :class:`Outcome` line. The grading process classifies its own run (nbgrader's result, the test
 guard's findings, a dead kernel, timed-out cells) since it is where the run happens; the grader
 adds only what it alone sees (``Outcome.stopped``: it killed the run for time or memory). A
 one-shot run is a grading process that handles one job.
+
+*Judging*: the grader (:func:`.judge.run_judge`) writes a :class:`Judgement` to a judge process
+(one per judgement, or a :class:`.judge.Server` that forks one), which never runs student code
+and answers with one :class:`Verdicts` line.
 
 A leaf of :mod:`course_utils.grading`: it imports nothing of the course, so both sides and the
 Dask workers (:mod:`.cluster`, which ship :class:`Limits`) can read it.
@@ -20,7 +24,7 @@ from collections.abc import Mapping
 from typing import IO
 
 __all__ = ["CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "MEMORY_LIMIT", "KINDS", "Limits", "Job", "Spare",
-           "Outcome", "send", "receive"]
+           "Outcome", "Judgement", "Verdicts", "send", "receive"]
 
 CELL_TIMEOUT = 120  # seconds per cell: sized for the exercises' training cells
 NOTEBOOK_TIMEOUT = 300  # seconds for one student's whole notebook, kernel start included
@@ -106,16 +110,42 @@ class Outcome:
     stopped: str | None = None
 
 
-MESSAGES = {cls.__name__: cls for cls in (Job, Spare, Outcome)}
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """Judge the test cells ``cells`` (grade ids) of the source notebook ``source`` with the
+    judge ``name`` (a key of :data:`.judge.JUDGES`) on the files the student's kernel left in
+    ``kept``; the judgement may take ``timeout`` seconds."""
+
+    name: str
+    source: str
+    kept: str
+    cells: list[str]
+    timeout: int
 
 
-def send(stream: IO[str], message: Job | Spare | Outcome) -> None:
+@dataclasses.dataclass
+class Verdicts:
+    """A judge's reply: ``verdicts`` maps a grade id to ``{"passed", "lines", "error", "score",
+    "lost"}`` (see :data:`.judge.JUDGES`); or ``timed_out`` (the judgement ran past its
+    timeout); or ``failed``, one line: the judge itself failed (a bug, or a template it cannot
+    read), and the score is withheld."""
+
+    verdicts: dict[str, dict] = dataclasses.field(default_factory=dict)
+    timed_out: bool = False
+    failed: str | None = None
+
+
+Message = Job | Spare | Outcome | Judgement | Verdicts
+MESSAGES = {cls.__name__: cls for cls in (Job, Spare, Outcome, Judgement, Verdicts)}
+
+
+def send(stream: IO[str], message: Message) -> None:
     """Write ``message`` on ``stream`` as one JSON line, ``{"Job": {...}}``, and flush."""
     stream.write(json.dumps({type(message).__name__: dataclasses.asdict(message)}) + "\n")
     stream.flush()
 
 
-def receive(line: str) -> Job | Spare | Outcome:
+def receive(line: str) -> Message:
     """The message on ``line`` (see :func:`send`).
 
     Raises:

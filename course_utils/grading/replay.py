@@ -70,6 +70,7 @@ import contextlib
 import inspect
 import io
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,7 +79,6 @@ from typing import Any
 import numpy as np
 
 from . import answers
-from .judge import judged_cells
 
 __all__ = ["PLAN", "ANSWERS", "JUDGE", "replayed_cells", "make_plan", "check_plan", "answer",
            "sent", "received", "load_model", "judge_cells"]
@@ -101,6 +101,8 @@ def _grading(cell) -> dict:
 
 def replayed_cells(nb) -> list[str]:
     """grade_ids of the notebook ``nb``'s test cells judged by replay."""
+    from .judge import judged_cells  # instructor side: the kernel imports this module too
+
     return [gid for gid, name in judged_cells(nb).items() if name == JUDGE]
 
 
@@ -433,13 +435,39 @@ def _set_flags(model: Any, flags: Any) -> None:
             layer.trainable = bool(flag)  # a model first, then its layers: theirs win
 
 
+class _Overtime(BaseException):
+    """A call of the student's function ran past its limit (:func:`_limited`)."""
+
+
+@contextlib.contextmanager
+def _limited(seconds: float | None):
+    """Raise :class:`_Overtime` in the block after ``seconds`` (None: no limit), by SIGALRM:
+    the kernel runs its cells in its main thread, where a signal handler runs."""
+    if not seconds:
+        yield
+        return
+
+    def overtime(signum, frame):
+        raise _Overtime
+
+    earlier = signal.signal(signal.SIGALRM, overtime)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, earlier)
+
+
 def answer(plan: str | Path, into: str | Path, ns: dict | None = None,
-           sends: list[str] = ()) -> int:
+           sends: list[str] = (), seconds: float | None = None) -> int:
     """Kernel side: call the notebook's functions with ``plan``'s arguments; write ``into``.
 
     ``ns`` is the notebook's namespace (IPython's when None). The notebook variables ``sends``
-    are sent too (:func:`_send`). Answers nothing when ``plan`` holds no plan. Returns the
-    number of calls answered.
+    are sent too (:func:`_send`). Answers nothing when ``plan`` holds no plan. Each call may
+    run ``seconds`` (the grader's cell limit; None: no limit): a call that runs longer is
+    interrupted and answered as a ``TimeoutError``, so it fails its own tests and no others.
+    Returns the number of calls answered.
     """
     plan, into = Path(plan), Path(into)
     if not sends and not (plan / "plan.json").is_file():
@@ -490,7 +518,11 @@ def answer(plan: str | Path, into: str | Path, ns: dict | None = None,
                 keras.utils.set_random_seed(int(data["seed"]))
             ns.update(rebound)
             try:
-                result = function(*args, **kwargs)
+                with _limited(seconds):
+                    result = function(*args, **kwargs)
+            except _Overtime:
+                raise TimeoutError(f"{call['name']} ran longer than {seconds:g} s on the "
+                                   "grader's inputs and was interrupted") from None
             finally:
                 for key in rebound:
                     ns.pop(key, None)
@@ -773,9 +805,11 @@ def load_model(kept: Path, saved: Any, what: str, functions: tuple = (), arrays:
         said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise RuntimeError(
             f"the grader cannot load {what} with Keras's safe_mode ({said}): models are graded "
-            "without running code of yours, so build them from Keras's own layers only (no "
-            "Lambda layer and no layer class of your own: keras.layers.Rescaling instead of a "
-            "Lambda that scales, for instance)") from None
+            "without running code of yours, so build them from Keras's own layers, losses and "
+            "metrics only (no Lambda layer, no layer class of your own and no loss or metric "
+            "function of your own: keras.layers.Rescaling instead of a Lambda that scales, "
+            "keras.metrics.BinaryAccuracy instead of a function that counts hits, for "
+            "instance)") from None
     _restore(model, saved, arrays)
     return model
 

@@ -152,9 +152,8 @@ def _grade(template: Path, student: str, assignment: str, notebook: Path, stem: 
                                                           student)
     if manual:
         result.notes.append("needs manual grading (a cell could not be graded automatically)")
-    if outcome.timed_out_cells:
-        result.notes.append(f"{', '.join(outcome.timed_out_cells)} ran longer than "
-                            f"{limits.cell_timeout} s and was interrupted")
+    result.notes += [f"{cell} ran longer than {limits.cell_timeout} s and was interrupted"
+                     for cell in outcome.timed_out_cells]
     return result
 
 

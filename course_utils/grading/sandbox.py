@@ -228,6 +228,8 @@ class GuardedKernelManager(AsyncKernelManager):
 class SandboxedKernelManager(GuardedKernelManager):
     """Start the guarded kernel inside bubblewrap (see the module docstring)."""
 
+    boxes: str | None = None  # the folder sandboxes are made in (None: the system's temporary
+    # folder); a grading process sets it once (.child.serve)
     _box: Path | None = None
     _runtime: Path | None = None
     _env: dict[str, str] | None = None
@@ -236,8 +238,7 @@ class SandboxedKernelManager(GuardedKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         source = Path(kw.pop("cwd", None) or os.getcwd())
-        self._box = Path(tempfile.mkdtemp(prefix="sandbox-", dir=os.environ.get(
-            "COURSE_SANDBOX_PARENT") or None)).resolve()
+        self._box = Path(tempfile.mkdtemp(prefix="sandbox-", dir=self.boxes)).resolve()
         work = self._box / "work"
         # The sockets' paths must stay under 107 characters (sockaddr_un): a short folder.
         self._runtime = Path(tempfile.mkdtemp(prefix="ck-", dir="/tmp" if Path("/tmp").is_dir()

@@ -41,13 +41,12 @@ class Worker:
         self.judge = judge.Server()  # judges this worker's students' judged test cells
 
     def _start(self) -> subprocess.Popen:
-        env = {**processes.kernel_env(), "COURSE_SANDBOX_PARENT": self._home}
         self._log.seek(0)
         self._log.truncate()
-        return subprocess.Popen([sys.executable, "-m", processes.CHILD,
+        return subprocess.Popen([sys.executable, "-m", processes.CHILD, "--boxes", self._home,
                                  *(["--once"] if self.once else [])], cwd=self._home,
-                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=self._log, text=True, bufsize=1)
+                                env=processes.kernel_env(), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1)
 
     def run(self, job: protocol.Job) -> protocol.Outcome:
         """Have the grading process do ``job`` within ``job.limits`` and say how it ended.
